@@ -1,0 +1,48 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# rslab: developer entry points. The module itself is built by Kbuild (see ./Kbuild):
+#   make                 build rslab.ko against the cached test kernel (or KDIR=<build tree>)
+#   make run             boot the test kernel, load rslab, run a demo workload, unload
+#   make check           host unit tests + in-guest selftests + kernel-log gate (what CI runs)
+#   make setup           install the toolchain only (idempotent)
+#   make kernel          build (or reuse) the test kernel only
+#   make fmt / clippy    rustfmt with the kernel's .rustfmt.toml / CLIPPY=1 build
+# Knobs are environment variables; README.md lists them.
+
+SHELL := /bin/bash
+export RSLAB_TOP := $(CURDIR)
+
+.PHONY: all module run check setup kernel host-test fmt fmt-check clippy clean
+
+all: module
+
+module:
+	@scripts/module.sh
+
+run:
+	@scripts/run.sh run
+
+check:
+	@scripts/check.sh
+
+setup:
+	@scripts/setup.sh
+
+kernel:
+	@scripts/setup.sh && scripts/kernel.sh
+
+host-test:
+	@cd hosted && cargo test --quiet
+
+fmt:
+	@scripts/module.sh fmt
+
+fmt-check:
+	@scripts/module.sh fmt-check
+
+clippy:
+	@CLIPPY=1 scripts/module.sh
+
+clean:
+	rm -rf out hosted/target
+	rm -f *.o *.ko *.mod *.mod.c *.mod.o .*.cmd modules.order Module.symvers rslab/*.o .*.d

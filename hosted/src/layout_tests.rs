@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Tests of the slab geometry over every size and alignment a cache accepts.
+
+use crate::layout::*;
+
+const PAGE: usize = 4096;
+const HEADER: usize = 64;
+
+#[test]
+fn rejects_bad_requests() {
+    assert_eq!(
+        Layout::new(0, 8, 0, HEADER, PAGE),
+        Err(LayoutError::BadSize)
+    );
+    assert_eq!(
+        Layout::new(MAX_OBJECT_SIZE + 1, 8, 0, HEADER, PAGE),
+        Err(LayoutError::BadSize)
+    );
+    assert_eq!(
+        Layout::new(64, 3, 0, HEADER, PAGE),
+        Err(LayoutError::BadAlign)
+    );
+    assert_eq!(
+        Layout::new(64, 0, 0, HEADER, PAGE),
+        Err(LayoutError::BadAlign)
+    );
+    assert_eq!(
+        Layout::new(64, 2 * PAGE, 0, HEADER, PAGE),
+        Err(LayoutError::BadAlign)
+    );
+}
+
+#[test]
+fn every_size_and_alignment_is_sound() {
+    for size in (1..=MAX_OBJECT_SIZE)
+        .step_by(7)
+        .chain([8, 16, 4096, 8192, MAX_OBJECT_SIZE])
+    {
+        for shift in 0..=12 {
+            let align = 1usize << shift;
+            let l = Layout::new(size, align, 0, HEADER, PAGE).unwrap();
+            assert!(l.objects >= 1, "{size}/{align}");
+            assert!(l.stride >= size.max(8) && l.stride % l.align == 0);
+            assert!(l.order <= MAX_ORDER);
+            // Objects and header fit, and waste is what is left.
+            assert!(l.first_offset >= HEADER);
+            assert_eq!(
+                l.first_offset + l.objects * l.stride + l.waste,
+                l.slab_bytes()
+            );
+            for i in [0, l.objects - 1] {
+                let off = l.offset_of(i);
+                assert_eq!(off % align, 0, "object {i} of {size}/{align} misaligned");
+                assert!(off + size <= l.slab_bytes());
+                assert_eq!(l.index_of(off), Some(i));
+            }
+        }
+    }
+}
+
+#[test]
+fn waste_is_bounded_like_slub() {
+    // Within 1/4 of the slab for every size up to a page with natural alignment.
+    for size in 8..=PAGE {
+        let l = Layout::new(size, 8, 0, HEADER, PAGE).unwrap();
+        assert!(l.waste * 4 <= l.slab_bytes(), "size {size}: {l:?}");
+    }
+    // Small objects stay in order-0 slabs.
+    assert_eq!(Layout::new(64, 8, 0, HEADER, PAGE).unwrap().order, 0);
+    assert_eq!(Layout::new(64, 8, 0, HEADER, PAGE).unwrap().objects, 63);
+}
+
+#[test]
+fn index_of_rejects_interior_and_out_of_range_offsets() {
+    let l = Layout::new(100, 8, 0, HEADER, PAGE).unwrap();
+    assert_eq!(l.index_of(0), None);
+    assert_eq!(l.index_of(l.first_offset + 1), None);
+    assert_eq!(l.index_of(l.offset_of(l.objects)), None);
+    assert_eq!(l.index_of(l.offset_of(1)), Some(1));
+}
+
+#[test]
+fn extra_bytes_widen_the_stride_only() {
+    let plain = Layout::new(64, 8, 0, HEADER, PAGE).unwrap();
+    let debug = Layout::new(64, 8, 16, HEADER, PAGE).unwrap();
+    assert_eq!(debug.stride, plain.stride + 16);
+    assert_eq!(debug.object_size, plain.object_size);
+}

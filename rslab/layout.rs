@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Slab geometry: object stride, slab order and objects per slab, chosen the way SLUB's
+//! `calculate_order()` does (smallest order whose waste is within a bound, relaxing the bound
+//! step by step), but accounting for rslab's in-slab header.
+//!
+//! A slab is a naturally aligned block of `PAGE_SIZE << order` bytes from the page allocator.
+//! Its header sits at the start, so the slab of any object is found in O(1) by masking the
+//! object's address with the slab size. Objects follow the header at `first_offset`, one every
+//! `stride` bytes; `stride` is a multiple of the alignment, so no object straddles what its
+//! alignment forbids.
+//!
+//! This file has no `kernel::` imports: it is also compiled on the host and tested there.
+
+/// Smallest object size a cache accepts.
+pub(crate) const MIN_OBJECT_SIZE: usize = 8;
+/// Largest object size a cache accepts.
+pub(crate) const MAX_OBJECT_SIZE: usize = 16384;
+/// Highest slab order used (`PAGE_ALLOC_COSTLY_ORDER`, as SLUB).
+pub(crate) const MAX_ORDER: u32 = 3;
+/// Objects a slab should hold at least, where the order allows it.
+pub(crate) const MIN_OBJECTS: usize = 8;
+
+/// Why a geometry request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LayoutError {
+    /// Size is 0, below [`MIN_OBJECT_SIZE`] after rounding, or above [`MAX_OBJECT_SIZE`].
+    BadSize,
+    /// Alignment is not a power of two, or is larger than a page.
+    BadAlign,
+}
+
+/// The geometry of every slab of one cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Layout {
+    /// Bytes the user asked for.
+    pub(crate) object_size: usize,
+    /// Alignment of each object's first byte.
+    pub(crate) align: usize,
+    /// Distance between two objects.
+    pub(crate) stride: usize,
+    /// Offset of the first object from the slab's start.
+    pub(crate) first_offset: usize,
+    /// Slab size is `page_size << order`.
+    pub(crate) order: u32,
+    /// Objects per slab.
+    pub(crate) objects: usize,
+    /// Bytes in a slab that hold neither an object nor the header.
+    pub(crate) waste: usize,
+    /// The page size the layout was computed for.
+    pub(crate) page_size: usize,
+}
+
+const fn round_up(x: usize, align: usize) -> usize {
+    (x + align - 1) & !(align - 1)
+}
+
+impl Layout {
+    /// Computes the geometry for objects of `size` bytes aligned to `align`, in slabs of pages of
+    /// `page_size` bytes whose header takes `header` bytes. `extra` bytes per object are added
+    /// to the stride (debug red zones); they do not count as waste.
+    pub(crate) fn new(
+        size: usize,
+        align: usize,
+        extra: usize,
+        header: usize,
+        page_size: usize,
+    ) -> Result<Self, LayoutError> {
+        if size == 0 || size > MAX_OBJECT_SIZE {
+            return Err(LayoutError::BadSize);
+        }
+        if !align.is_power_of_two() || align > page_size {
+            return Err(LayoutError::BadAlign);
+        }
+        // A free object holds the freelist link, so it is at least pointer-sized.
+        let align = align.max(MIN_OBJECT_SIZE);
+        let stride = round_up(size.max(MIN_OBJECT_SIZE) + extra, align);
+        let first_offset = round_up(header, align);
+
+        let fits = |order: u32| -> Option<(usize, usize)> {
+            let slab = page_size << order;
+            let objects = slab.checked_sub(first_offset)? / stride;
+            (objects > 0).then(|| (objects, slab - first_offset - objects * stride))
+        };
+        // SLUB's loop: accept the smallest order within 1/16 waste holding MIN_OBJECTS, then
+        // relax the waste bound to 1/8 and 1/4; finally take whatever holds one object.
+        for fraction in [16, 8, 4] {
+            for order in 0..=MAX_ORDER {
+                if let Some((objects, waste)) = fits(order) {
+                    let enough = objects >= MIN_OBJECTS || order == MAX_ORDER;
+                    if enough && waste * fraction <= page_size << order {
+                        return Ok(Self::with(
+                            size,
+                            align,
+                            stride,
+                            first_offset,
+                            order,
+                            objects,
+                            waste,
+                            page_size,
+                        ));
+                    }
+                }
+            }
+        }
+        for order in 0..=MAX_ORDER {
+            if let Some((objects, waste)) = fits(order) {
+                return Ok(Self::with(
+                    size,
+                    align,
+                    stride,
+                    first_offset,
+                    order,
+                    objects,
+                    waste,
+                    page_size,
+                ));
+            }
+        }
+        Err(LayoutError::BadSize)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    const fn with(
+        object_size: usize,
+        align: usize,
+        stride: usize,
+        first_offset: usize,
+        order: u32,
+        objects: usize,
+        waste: usize,
+        page_size: usize,
+    ) -> Self {
+        Self {
+            object_size,
+            align,
+            stride,
+            first_offset,
+            order,
+            objects,
+            waste,
+            page_size,
+        }
+    }
+
+    /// Bytes in one slab.
+    pub(crate) const fn slab_bytes(&self) -> usize {
+        self.page_size << self.order
+    }
+
+    /// Offset of object `index` from the slab's start.
+    pub(crate) const fn offset_of(&self, index: usize) -> usize {
+        self.first_offset + index * self.stride
+    }
+
+    /// The object index at `offset` from the slab's start, if `offset` is exactly the start of
+    /// an object of this slab.
+    pub(crate) const fn index_of(&self, offset: usize) -> Option<usize> {
+        if offset < self.first_offset {
+            return None;
+        }
+        let rel = offset - self.first_offset;
+        if rel % self.stride != 0 || rel / self.stride >= self.objects {
+            return None;
+        }
+        Some(rel / self.stride)
+    }
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# make check: every test rslab has, failing on any failure.
+#   1. host: cargo test of the kernel-independent allocator logic (hosted/), and the harness's
+#      own unit tests (scripts/tests/);
+#   2. the module: rustfmt check, then a CLIPPY=1 build that must be free of warnings;
+#   3. the guest: selftests/ (+ $RSLAB_EXTRA_TESTS) under the debug kernel, KTAP + kernel-log gate;
+#   4. the gate's self-test: a guest whose only test makes the kernel WARN must fail the gate.
+# The last line sums everything up as "check: N passed, N failed, N skipped".
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+P=0 F=0 S=0
+tally() { # tally <passed> <failed> <skipped>
+	P=$((P + $1)) F=$((F + $2)) S=$((S + $3))
+}
+finish() {
+	echo "check: $P passed, $F failed, $S skipped"
+	[ "$F" = 0 ] || exit 1
+	exit 0
+}
+
+"$RSLAB_TOP/scripts/setup.sh"
+
+step_start "host tests (cargo test in hosted/)"
+out=$(cd "$RSLAB_TOP/hosted" && cargo test --quiet 2>&1) && rc=0 || rc=$?
+printf '%s\n' "$out" | grep -v '^$' | tail -n 15
+read -r hp hf < <(printf '%s\n' "$out" | awk '/^test result:/ { for (i = 1; i <= NF; i++) {
+	if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } } END { print p+0, f+0 }')
+[ "$rc" = 0 ] || [ "$hf" != 0 ] || hf=1
+tally "$hp" "$hf" 0
+step_done
+
+step_start "harness unit tests (scripts/tests)"
+out=$(cd "$RSLAB_TOP/scripts" && python3 -m unittest discover -s tests 2>&1) && rc=0 || rc=$?
+printf '%s\n' "$out" | tail -n 4
+n=$(printf '%s\n' "$out" | sed -n 's/^Ran \([0-9]*\) test.*/\1/p')
+if [ "$rc" = 0 ]; then tally "${n:-0}" 0 0; else tally 0 "${n:-1}" 0; fi
+step_done
+
+KB=$("$RSLAB_TOP/scripts/kernel.sh" | tail -n1)
+
+step_start "rustfmt check"
+if KDIR=$KB "$RSLAB_TOP/scripts/module.sh" fmt-check; then tally 1 0 0; else tally 0 1 0; fi
+step_done
+
+log=$RSLAB_TOP/out/module-build.log
+mkdir -p "$RSLAB_TOP/out"
+if ! KDIR=$KB CLIPPY=1 "$RSLAB_TOP/scripts/module.sh" >"$log" 2>&1; then
+	cat "$log"
+	tally 0 1 0
+	note "rslab.ko failed to build: no guest run"
+	finish
+fi
+if grep -q 'warning:' "$log"; then
+	grep -A8 'warning:' "$log" | head -n 60
+	note "the CLIPPY=1 build has warnings ($log)"
+	tally 0 1 0
+else
+	tally 1 0 0
+fi
+
+guest_tally() { # the verdict's summary line of the newest run of a mode
+	sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' "$1" | tail -n1
+}
+
+glog=$RSLAB_TOP/out/guest-check.log
+set +e
+"$RSLAB_TOP/scripts/guest.sh" check "$KB" 2>&1 | tee "$glog"
+rc=${PIPESTATUS[0]}
+set -e
+read -r gp gf gs < <(guest_tally "$glog")
+gp=${gp:-0} gf=${gf:-0} gs=${gs:-0}
+# A tripped gate or a guest that never finished is one more failure beyond the tests' own.
+[ "$rc" = 0 ] || [ "$gf" != 0 ] || gf=1
+tally "$gp" "$gf" "$gs"
+
+step_start "kernel-log gate self-test (a test that makes the kernel WARN must fail the run)"
+set +e
+RSLAB_EXTRA_TESTS=$RSLAB_TOP/selftests/gate RSLAB_TEST_FILTER= \
+	"$RSLAB_TOP/scripts/guest.sh" extra "$KB" >"$RSLAB_TOP/out/guest-gate.log" 2>&1
+rc=$?
+set -e
+if [ "$rc" = 2 ] && grep -q '^  \[WARNING\]' "$RSLAB_TOP/out/guest-gate.log"; then
+	note "gate tripped as it must: $(grep -m1 '^  \[WARNING\]' "$RSLAB_TOP/out/guest-gate.log")"
+	tally 1 0 0
+else
+	tail -n 20 "$RSLAB_TOP/out/guest-gate.log"
+	note "the kernel-log gate did NOT catch a WARNING (guest.sh exit $rc)"
+	tally 0 1 0
+fi
+step_done
+finish

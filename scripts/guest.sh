@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Boot the test kernel in QEMU with rslab.ko and run a guest program, then judge the run.
+#   scripts/guest.sh <mode> <kernel build dir>
+# mode: run   the demonstration workload (scripts/guest/demo.sh)
+#       check the selftests (selftests/, installed kselftest-style), then $RSLAB_EXTRA_TESTS
+#       extra only $RSLAB_EXTRA_TESTS (used by the gate's self-test)
+# Two serial ports: ttyS0 carries the console (the kernel log), ttyS1 the guest programs' output
+# (KTAP), so test output and printk never interleave. Both are kept in $RSLAB_LOGDIR.
+# Exit status: that of scripts/verdict.py (0 pass; 1 test failure; 2 kernel-log gate; 3 no verdict).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+MODE=${1:?mode}
+KBUILD=${2:?kernel build dir}
+CPUS=${RSLAB_CPUS:-4}
+NODES=${RSLAB_NODES:-2}
+TIMEOUT=${RSLAB_TIMEOUT:-1800}
+ACCEL=${RSLAB_ACCEL:-tcg}
+MEM_PER_NODE_MB=${RSLAB_MEM_PER_NODE_MB:-1024}
+DIMM_MB=${RSLAB_DIMM_MB:-512}
+
+case "$CPUS$NODES" in *[!0-9]*) die "RSLAB_CPUS and RSLAB_NODES must be numbers" ;; esac
+[ "$NODES" -ge 1 ] && [ "$CPUS" -ge "$NODES" ] && [ $((CPUS % NODES)) = 0 ] ||
+	die "RSLAB_CPUS ($CPUS) must be a multiple of RSLAB_NODES ($NODES), both >= 1"
+case "$TIMEOUT" in ''|*[!0-9]*) die "RSLAB_TIMEOUT must be seconds" ;; esac
+
+RUN_ID=$(date +%Y%m%d-%H%M%S)-$MODE-$$
+RSLAB_LOGDIR=${RSLAB_LOGDIR:-$RSLAB_TOP/out/logs/$RUN_ID}
+mkdir -p "$RSLAB_LOGDIR"
+ln -sfn "$RSLAB_LOGDIR" "$RSLAB_TOP/out/logs/latest-$MODE"
+WORK=$RSLAB_LOGDIR/initramfs
+rm -rf "$WORK"
+mkdir -p "$WORK"/{bin,dev,proc,sys,tmp,etc,rslab,kselftest/rslab,kselftest/kselftest,extra}
+
+# --- initramfs --------------------------------------------------------------------------------
+step_start "initramfs ($MODE)"
+cp /bin/busybox "$WORK/bin/busybox"
+cp /bin/bash-static "$WORK/bin/bash"
+ln -s bash "$WORK/bin/sh.bash"
+cp "$RSLAB_TOP/rslab.ko" "$WORK/rslab/"
+cp "$RSLAB_TOP/scripts/guest/init" "$WORK/init"
+cp "$RSLAB_TOP/scripts/guest/runner.sh" "$RSLAB_TOP/scripts/guest/demo.sh" "$WORK/rslab/"
+chmod +x "$WORK/init" "$WORK/rslab/"*.sh
+KSRC=$(ksrc_dir)
+if [ "$MODE" = check ]; then
+	make -s -C "$RSLAB_TOP/selftests" install INSTALL_PATH="$WORK/kselftest/rslab" \
+		KSFT_SRC="$KSRC/tools/testing/selftests"
+fi
+cp "$KSRC/tools/testing/selftests/kselftest/ktap_helpers.sh" "$WORK/kselftest/kselftest/"
+: >"$WORK/extra/list"
+if [ -n "${RSLAB_EXTRA_TESTS:-}" ]; then
+	[ -d "$RSLAB_EXTRA_TESTS" ] || die "RSLAB_EXTRA_TESTS=$RSLAB_EXTRA_TESTS is not a directory"
+	cp -r "$RSLAB_EXTRA_TESTS"/. "$WORK/extra/"
+	(cd "$RSLAB_EXTRA_TESTS" && for f in *; do [ -f "$f" ] && [ -x "$f" ] && echo "$f"; done) \
+		| sort >"$WORK/extra/list"
+fi
+printf 'RSLAB_MODE=%s\nRSLAB_SOAK=%s\nRSLAB_TEST_FILTER=%s\n' "$MODE" "${RSLAB_SOAK:-0}" \
+	"${RSLAB_TEST_FILTER:-}" >"$WORK/etc/rslab.env"
+(cd "$WORK" && find . -path ./initramfs -prune -o -print | cpio -o -H newc --quiet | gzip -1) \
+	>"$RSLAB_LOGDIR/initramfs.cpio.gz"
+step_done
+
+# --- QEMU -------------------------------------------------------------------------------------
+qemu=(qemu-system-x86_64 -machine q35 -cpu max -display none -monitor none -no-reboot)
+case "$ACCEL" in
+tcg) qemu+=(-accel tcg,thread=multi) ;;
+tcg-icount) qemu+=(-accel tcg,thread=single -icount shift=0) ;;
+kvm) qemu+=(-accel kvm) ;;
+*) die "RSLAB_ACCEL must be tcg, tcg-icount or kvm, not '$ACCEL'" ;;
+esac
+cores=$((CPUS / NODES))
+total_mb=$((MEM_PER_NODE_MB * NODES))
+qemu+=(-smp "$CPUS,sockets=$NODES,cores=$cores,threads=1" -m "${total_mb}M,slots=4,maxmem=16G")
+for ((n = 0; n < NODES; n++)); do
+	qemu+=(-object "memory-backend-ram,id=m$n,size=${MEM_PER_NODE_MB}M"
+	       -numa "node,nodeid=$n,memdev=m$n,cpus=$((n * cores))-$((n * cores + cores - 1))")
+done
+# A memory-only node whose memory is a hot-pluggable DIMM, onlined movable.
+qemu+=(-numa "node,nodeid=$NODES"
+       -object "memory-backend-ram,id=dimm0m,size=${DIMM_MB}M"
+       -device "pc-dimm,id=dimm0,memdev=dimm0m,node=$NODES")
+cmdline="console=ttyS0 panic=-1 memhp_default_state=online_movable loglevel=7"
+cmdline+=" ${RSLAB_CMDLINE:-}"
+qemu+=(-kernel "$KBUILD/arch/x86/boot/bzImage" -initrd "$RSLAB_LOGDIR/initramfs.cpio.gz"
+       -append "$cmdline"
+       -chardev "file,id=con,path=$RSLAB_LOGDIR/console.log" -serial chardev:con
+       -chardev "file,id=ktap,path=$RSLAB_LOGDIR/ktap.log" -serial chardev:ktap)
+printf '%q ' "${qemu[@]}" >"$RSLAB_LOGDIR/qemu.cmd"; echo >>"$RSLAB_LOGDIR/qemu.cmd"
+
+step_start "boot $CPUS vCPUs / $NODES+1 nodes ($ACCEL, timeout ${TIMEOUT}s), logs in $RSLAB_LOGDIR"
+: >"$RSLAB_LOGDIR/ktap.log"
+set +e
+timeout --foreground -k 10 "$TIMEOUT" "${qemu[@]}" &
+qpid=$!
+tail -n +1 -s 1 -f --pid=$qpid "$RSLAB_LOGDIR/ktap.log" | sed -u 's/\r$//; s/^/  | /'
+wait $qpid
+qrc=$?
+set -e
+[ $qrc = 124 ] && note "QEMU timed out after ${TIMEOUT}s"
+step_done
+
+set +e
+python3 "$RSLAB_TOP/scripts/verdict.py" --console "$RSLAB_LOGDIR/console.log" \
+	--ktap "$RSLAB_LOGDIR/ktap.log" --qemu-status "$qrc"
+rc=$?
+set -e
+note "serial logs: $RSLAB_LOGDIR/console.log (kernel) and $RSLAB_LOGDIR/ktap.log (tests)"
+exit $rc

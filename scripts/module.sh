@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Build rslab.ko with Kbuild against KDIR (default: the cached test kernel of $RSLAB_PROFILE).
+#   scripts/module.sh             build
+#   scripts/module.sh fmt         rustfmt the module sources with the kernel's .rustfmt.toml
+#   scripts/module.sh fmt-check   the same, failing on any difference
+# CLIPPY=1 in the environment runs clippy as part of the build, as in-tree.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+if [ -z "${KDIR:-}" ]; then
+	"$RSLAB_TOP/scripts/setup.sh" >&2
+	KDIR=$("$RSLAB_TOP/scripts/kernel.sh" | tail -n1)
+fi
+[ -f "$KDIR/Module.symvers" ] || die "KDIR=$KDIR is not a built kernel tree (no Module.symvers)"
+KMAKE=(make -C "$KDIR" M="$RSLAB_TOP" LLVM="$LLVM_SUFFIX" RUST_LIB_SRC="$RUST_LIB_SRC")
+
+case "${1:-build}" in
+build)
+	step_start "build rslab.ko against $KDIR${CLIPPY:+ (clippy)}"
+	"${KMAKE[@]}" ${CLIPPY:+CLIPPY=1} modules >&2
+	step_done >&2
+	;;
+fmt|fmt-check)
+	cfg=$(ksrc_dir)/.rustfmt.toml
+	[ -f "$cfg" ] || die "kernel .rustfmt.toml not found (run make setup)"
+	files=("$RSLAB_TOP"/rslab.rs "$RSLAB_TOP"/rslab/*.rs)
+	check=()
+	[ "$1" = fmt-check ] && check=(--check)
+	rustfmt --config-path "$cfg" --edition 2021 "${check[@]}" "${files[@]}"
+	;;
+*) die "usage: $0 [build|fmt|fmt-check]" ;;
+esac
