@@ -6,9 +6,19 @@
 //!
 //! A slab is a naturally aligned block of `PAGE_SIZE << order` bytes from the page allocator.
 //! Its header sits at the start, so the slab of any object is found in O(1) by masking the
-//! object's address with the slab size. Objects follow the header at `first_offset`, one every
-//! `stride` bytes; `stride` is a multiple of the alignment, so no object straddles what its
-//! alignment forbids.
+//! object's address with the slab size. Object slots follow the header at `first_offset`, one
+//! every `stride` bytes; `stride` and `first_offset` are multiples of the alignment, so no object
+//! straddles what its alignment forbids.
+//!
+//! A slot's first word is the freelist link while the slot is free. Without debugging the object
+//! is the slot (`obj_offset == 0`). With debugging a slot is laid out as
+//!
+//! ```text
+//! | link (8) | state (8) | left red zone (>= 8) | object (size) | right red zone (>= 8) |
+//! ^ slot                                        ^ slot + obj_offset
+//! ```
+//!
+//! so the link never overlaps the object, which is poisoned whole while free.
 //!
 //! This file has no `kernel::` imports: it is also compiled on the host and tested there.
 
@@ -20,6 +30,10 @@ pub(crate) const MAX_OBJECT_SIZE: usize = 16384;
 pub(crate) const MAX_ORDER: u32 = 3;
 /// Objects a slab should hold at least, where the order allows it.
 pub(crate) const MIN_OBJECTS: usize = 8;
+/// Debug slots: bytes before the object for the link, the state word and the left red zone.
+pub(crate) const DEBUG_LEAD: usize = 24;
+/// Debug slots: least bytes of right red zone after the object.
+pub(crate) const REDZONE: usize = 8;
 
 /// Why a geometry request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,8 +51,10 @@ pub(crate) struct Layout {
     pub(crate) object_size: usize,
     /// Alignment of each object's first byte.
     pub(crate) align: usize,
-    /// Distance between two objects.
+    /// Distance between two slots.
     pub(crate) stride: usize,
+    /// Offset of the user's object inside its slot (0 unless debugging).
+    pub(crate) obj_offset: usize,
     /// Offset of the first object from the slab's start.
     pub(crate) first_offset: usize,
     /// Slab size is `page_size << order`.
@@ -57,12 +73,12 @@ const fn round_up(x: usize, align: usize) -> usize {
 
 impl Layout {
     /// Computes the geometry for objects of `size` bytes aligned to `align`, in slabs of pages of
-    /// `page_size` bytes whose header takes `header` bytes. `extra` bytes per object are added
-    /// to the stride (debug red zones); they do not count as waste.
+    /// `page_size` bytes whose header takes `header` bytes. With `debug`, each slot also holds
+    /// the state word and red zones (they do not count as waste).
     pub(crate) fn new(
         size: usize,
         align: usize,
-        extra: usize,
+        debug: bool,
         header: usize,
         page_size: usize,
     ) -> Result<Self, LayoutError> {
@@ -74,7 +90,12 @@ impl Layout {
         }
         // A free object holds the freelist link, so it is at least pointer-sized.
         let align = align.max(MIN_OBJECT_SIZE);
-        let stride = round_up(size.max(MIN_OBJECT_SIZE) + extra, align);
+        let (obj_offset, stride) = if debug {
+            let lead = round_up(DEBUG_LEAD, align);
+            (lead, round_up(lead + size + REDZONE, align))
+        } else {
+            (0, round_up(size.max(MIN_OBJECT_SIZE), align))
+        };
         let first_offset = round_up(header, align);
 
         let fits = |order: u32| -> Option<(usize, usize)> {
@@ -93,6 +114,7 @@ impl Layout {
                             size,
                             align,
                             stride,
+                            obj_offset,
                             first_offset,
                             order,
                             objects,
@@ -109,6 +131,7 @@ impl Layout {
                     size,
                     align,
                     stride,
+                    obj_offset,
                     first_offset,
                     order,
                     objects,
@@ -125,6 +148,7 @@ impl Layout {
         object_size: usize,
         align: usize,
         stride: usize,
+        obj_offset: usize,
         first_offset: usize,
         order: u32,
         objects: usize,
@@ -135,6 +159,7 @@ impl Layout {
             object_size,
             align,
             stride,
+            obj_offset,
             first_offset,
             order,
             objects,
@@ -148,13 +173,22 @@ impl Layout {
         self.page_size << self.order
     }
 
-    /// Offset of object `index` from the slab's start.
+    /// Offset of slot `index` from the slab's start.
     pub(crate) const fn offset_of(&self, index: usize) -> usize {
         self.first_offset + index * self.stride
     }
 
-    /// The object index at `offset` from the slab's start, if `offset` is exactly the start of
-    /// an object of this slab.
+    /// The slot index of a user object at `offset` from the slab's start, if `offset` is exactly
+    /// where a user object of this slab starts.
+    pub(crate) const fn object_index(&self, offset: usize) -> Option<usize> {
+        if offset < self.obj_offset {
+            return None;
+        }
+        self.index_of(offset - self.obj_offset)
+    }
+
+    /// The slot index at `offset` from the slab's start, if `offset` is exactly the start of a
+    /// slot of this slab.
     pub(crate) const fn index_of(&self, offset: usize) -> Option<usize> {
         if offset < self.first_offset {
             return None;

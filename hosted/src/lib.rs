@@ -8,5 +8,20 @@
 #[path = "../../rslab/layout.rs"]
 pub mod layout;
 
+#[path = "../../rslab/cmd.rs"]
+pub mod cmd;
+
+#[path = "../../rslab/slab.rs"]
+pub mod slab;
+
+#[path = "../../rslab/cpuarray.rs"]
+pub mod cpuarray;
+
+#[cfg(test)]
+mod cmd_tests;
+#[cfg(test)]
+mod cpuarray_tests;
 #[cfg(test)]
 mod layout_tests;
+#[cfg(test)]
+mod slab_tests;

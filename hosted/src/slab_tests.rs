@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Tests of the slab freelist and lists, on slabs carved from host memory.
+
+use crate::layout::Layout;
+use crate::slab::*;
+use std::alloc::{alloc_zeroed, dealloc, Layout as AllocLayout};
+
+pub(crate) struct HostSlab {
+    pub(crate) base: *mut u8,
+    al: AllocLayout,
+}
+
+impl HostSlab {
+    pub(crate) fn new(l: &Layout) -> Self {
+        let al = AllocLayout::from_size_align(l.slab_bytes(), l.slab_bytes()).unwrap();
+        // SAFETY: non-zero size.
+        let base = unsafe { alloc_zeroed(al) };
+        assert!(!base.is_null());
+        Self { base, al }
+    }
+}
+
+impl Drop for HostSlab {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with `al`.
+        unsafe { dealloc(self.base, self.al) }
+    }
+}
+
+fn layout(size: usize, align: usize) -> Layout {
+    Layout::new(size, align, false, HEADER_BYTES, 4096).unwrap()
+}
+
+#[test]
+fn freelist_hands_out_every_object_once() {
+    for (size, align) in [(8, 8), (24, 8), (100, 64), (4096, 4096), (3000, 8)] {
+        let l = layout(size, align);
+        let mem = HostSlab::new(&l);
+        // SAFETY: `mem` is a fresh, aligned slab.
+        let slab = unsafe { &mut *init_slab(mem.base, &l, 7, 1) };
+        assert_eq!(slab.magic, SLAB_MAGIC ^ 7);
+        assert_eq!(
+            slab_of(mem.base.wrapping_add(l.offset_of(l.objects - 1)), &l),
+            slab as *mut _
+        );
+        let mut seen = std::collections::BTreeSet::new();
+        // SAFETY: exclusive host slab.
+        while let Some(obj) = unsafe { slab.pop() } {
+            let off = obj as usize - mem.base as usize;
+            assert_eq!(off % align, 0);
+            assert!(l.index_of(off).is_some());
+            assert!(seen.insert(off), "object handed out twice");
+        }
+        assert_eq!(seen.len(), l.objects);
+        assert_eq!(slab.inuse as usize, l.objects);
+        for off in &seen {
+            // SAFETY: every object was allocated above.
+            unsafe { slab.push(mem.base.add(*off)) };
+        }
+        assert_eq!(slab.inuse, 0);
+        // SAFETY: exclusive host slab.
+        assert_eq!(unsafe { slab.count_free(&l) }, Ok(l.objects));
+    }
+}
+
+#[test]
+fn count_free_detects_corruption() {
+    let l = layout(64, 8);
+    let mem = HostSlab::new(&l);
+    // SAFETY: fresh slab.
+    let slab = unsafe { &mut *init_slab(mem.base, &l, 1, 0) };
+    // Point the second free object's link into the middle of an object.
+    let second = mem.base.wrapping_add(l.offset_of(1));
+    // SAFETY: the object lies inside the host slab.
+    unsafe {
+        second
+            .cast::<*mut u8>()
+            .write(mem.base.wrapping_add(l.offset_of(5) + 3))
+    };
+    // SAFETY: exclusive host slab.
+    assert!(unsafe { slab.count_free(&l) }.is_err());
+    // A loop is caught too.
+    // SAFETY: as above.
+    unsafe {
+        second
+            .cast::<*mut u8>()
+            .write(mem.base.wrapping_add(l.offset_of(0)))
+    };
+    assert!(unsafe { slab.count_free(&l) }.is_err());
+}
+
+#[test]
+fn lists_link_and_unlink() {
+    let l = layout(64, 8);
+    let mems: Vec<_> = (0..5).map(|_| HostSlab::new(&l)).collect();
+    // SAFETY: fresh slabs.
+    let slabs: Vec<_> = mems
+        .iter()
+        .map(|m| unsafe { init_slab(m.base, &l, 1, 0) })
+        .collect();
+    let mut partial = SlabList::new(ListKind::Partial);
+    let mut free = SlabList::new(ListKind::Free);
+    for &s in &slabs {
+        // SAFETY: each slab is on no list.
+        unsafe { partial.push_front(s) };
+    }
+    assert_eq!(partial.len(), 5);
+    // Remove from the middle, the back and the front.
+    for &s in &[slabs[2], slabs[0], slabs[4]] {
+        // SAFETY: on `partial`.
+        unsafe { partial.remove(s) };
+        // SAFETY: now on no list.
+        assert_eq!(unsafe { (*s).list }, ListKind::None);
+        unsafe { free.push_front(s) };
+    }
+    let mut order = vec![];
+    assert!(partial.for_each(10, |s| order.push(s)));
+    assert_eq!(order, vec![slabs[3], slabs[1]]);
+    assert_eq!(free.len(), 3);
+    assert!(!free.for_each(2, |_| {}));
+    while let Some(s) = free.pop_front() {
+        // SAFETY: just popped.
+        assert_eq!(unsafe { (*s).list }, ListKind::None);
+    }
+    assert_eq!(free.len(), 0);
+}
