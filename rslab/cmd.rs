@@ -190,8 +190,8 @@ pub(crate) fn parse(input: &[u8], page_size: usize) -> Result<Command, CmdError>
                 for w in words.by_ref() {
                     let (key, value) = w.split_once('=').ok_or(CmdError::BadOption)?;
                     let slot = match key {
-                        "threads_per_cpu" => (&mut t, 1, MAX_THREADS_PER_CPU as u64),
-                        "batch" => (&mut b, 1, MAX_BATCH as u64),
+                        "threads_per_cpu" => (&mut t, 1, u64::from(MAX_THREADS_PER_CPU)),
+                        "batch" => (&mut b, 1, u64::from(MAX_BATCH)),
                         "remote" => (&mut r, 0, 1),
                         _ => return Err(CmdError::BadOption),
                     };

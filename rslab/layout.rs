@@ -194,9 +194,11 @@ impl Layout {
             return None;
         }
         let rel = offset - self.first_offset;
-        if rel % self.stride != 0 || rel / self.stride >= self.objects {
-            return None;
+        // `stride` is never 0 (it is at least MIN_OBJECT_SIZE); checked operations say so
+        // without a panic path.
+        match (rel.checked_rem(self.stride), rel.checked_div(self.stride)) {
+            (Some(0), Some(i)) if i < self.objects => Some(i),
+            _ => None,
         }
-        Some(rel / self.stride)
     }
 }

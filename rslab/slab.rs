@@ -147,7 +147,7 @@ impl SlabHeader {
     ///
     /// `self` must be a slab of `layout`, owned exclusively by the caller.
     pub(crate) unsafe fn count_free(&self, layout: &Layout) -> Result<usize, *mut u8> {
-        let base = self as *const Self as usize;
+        let base = core::ptr::from_ref(self) as usize;
         let mut n = 0;
         let mut p = self.free;
         while !p.is_null() {

@@ -18,6 +18,8 @@ KMAKE=(make -C "$KDIR" M="$RSLAB_TOP" LLVM="$LLVM_SUFFIX" RUST_LIB_SRC="$RUST_LI
 case "${1:-build}" in
 build)
 	step_start "build rslab.ko against $KDIR${CLIPPY:+ (clippy)}"
+	# A failed link must not leave an older rslab.ko behind to be booted.
+	rm -f "$RSLAB_TOP/rslab.ko"
 	"${KMAKE[@]}" ${CLIPPY:+CLIPPY=1} modules >&2
 	step_done >&2
 	;;

@@ -5,7 +5,7 @@ DIR=$(dirname "$(realpath "$0")")
 . "$DIR/../kselftest/ktap_helpers.sh"
 . "$DIR/rslab_lib.sh"
 
-CYCLES=${RSLAB_CYCLES:-20}
+CYCLES=${RSLAB_CYCLES:-10}
 
 ktap_print_header
 ktap_set_plan 6

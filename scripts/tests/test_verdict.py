@@ -102,6 +102,13 @@ class VerdictTest(unittest.TestCase):
         t = verdict.Tally()
         verdict.parse_kunit(console.splitlines(), t)
         self.assertEqual((t.passed, t.failed), (1, 1))
+        # A second load runs the suite again: each case still counts once, and a failure in
+        # any run is a failure.
+        again = console.replace("not ok 2 rslab_double_free", "ok 2 rslab_double_free") \
+            .replace("ok 1 rslab_alloc_free", "not ok 1 rslab_alloc_free")
+        t = verdict.Tally()
+        verdict.parse_kunit((console + again).splitlines(), t)
+        self.assertEqual((t.passed, t.failed), (0, 2))
         self.assertEqual(self.run_verdict(console, KTAP_OK), 1)
 
 

@@ -1,0 +1,1053 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! An rslab object cache: per-CPU object arrays in front of per-node slab lists.
+//!
+//! # Fast paths
+//!
+//! `alloc` and `free` disable local interrupts, find this CPU's [`CpuSlot`] and pop or push one
+//! pointer of its array: no atomic read-modify-write, no shared lock. Counters on the fast path
+//! are plain relaxed stores by their only writer.
+//!
+//! # Slow paths
+//!
+//! An empty array is refilled with a batch from its node's partial (then free) slabs under the
+//! node's lock; with no slab there, interrupts are enabled again and a slab is taken from the
+//! page allocator. A full array gives its oldest batch back. Frees of objects whose slab is on
+//! another node collect in a small per-CPU buffer that goes back to those nodes in one batch.
+//!
+//! Debug caches (and `alloc_node`) bypass the arrays and work on the node lists directly, so
+//! every allocation and free is checked: state word, red zones, poison, slab membership.
+
+use crate::{
+    cmd::Name,
+    cpuarray::ObjArray,
+    kmem::{KmemBox, KmemCache},
+    layout::Layout,
+    pages::{self, Gfp},
+    slab::{init_slab, slab_of, ListKind, SlabHeader, SlabList, HEADER_BYTES, SLAB_MAGIC},
+    topology,
+};
+use core::{
+    cell::UnsafeCell,
+    fmt,
+    pin::Pin,
+    ptr::NonNull,
+    sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed},
+};
+use kernel::{
+    alloc::AllocError,
+    interrupt::{local_interrupt_disable, LocalInterruptDisabled},
+    new_spinlock_irq,
+    page::PAGE_SIZE,
+    prelude::*,
+    sync::SpinLockIrq,
+};
+
+/// Capacity of a per-CPU array.
+pub(crate) const ARRAY_CAP: usize = 64;
+/// Capacity of the per-CPU buffer of frees for other nodes.
+const REMOTE_CAP: usize = 16;
+/// Empty slabs a node keeps before giving pages back to the page allocator.
+const MAX_FREE_SLABS: usize = 2;
+
+/// Debug slot state: the object is handed out.
+const STATE_ALLOCATED: u64 = 0xa110_c8ed_a110_c8ed;
+/// Debug slot state: the object is free.
+const STATE_FREE: u64 = 0xf4ee_f4ee_f4ee_f4ee;
+/// Debug: left red zone byte.
+const RED_LEFT: u8 = 0xbb;
+/// Debug: right red zone byte.
+const RED_RIGHT: u8 = 0xcc;
+/// Debug: poison of a free object (as SLUB's `POISON_FREE`).
+const POISON_FREE: u8 = 0x6b;
+
+fn bump(counter: &AtomicU64) {
+    // Only one writer (the owning CPU): a load and a store, no locked instruction.
+    counter.store(counter.load(Relaxed) + 1, Relaxed);
+}
+
+/// The slab lists of one node, under the node's lock.
+struct NodeLists {
+    partial: SlabList,
+    full: SlabList,
+    free: SlabList,
+    /// Objects in this node's slabs.
+    total_objects: usize,
+    /// Of those, objects on freelists.
+    free_objects: usize,
+}
+
+// SAFETY: the raw slab pointers are owned by the cache and only dereferenced under the node lock.
+unsafe impl Send for NodeLists {}
+
+impl NodeLists {
+    fn list(&mut self, kind: ListKind) -> Option<&mut SlabList> {
+        match kind {
+            ListKind::Partial => Some(&mut self.partial),
+            ListKind::Full => Some(&mut self.full),
+            ListKind::Free => Some(&mut self.free),
+            ListKind::None => None,
+        }
+    }
+
+    /// Moves `slab` to the list its `inuse` count calls for.
+    ///
+    /// # Safety
+    ///
+    /// `slab` must be a slab of this node, on one of its lists or on none.
+    unsafe fn place(&mut self, slab: *mut SlabHeader, objects: usize) {
+        // SAFETY: the caller guarantees `slab` is ours; we hold the node lock (`&mut self`).
+        let (inuse, cur) = unsafe { ((*slab).inuse as usize, (*slab).list) };
+        let want = match inuse {
+            0 => ListKind::Free,
+            n if n == objects => ListKind::Full,
+            _ => ListKind::Partial,
+        };
+        if cur == want {
+            return;
+        }
+        if let Some(l) = self.list(cur) {
+            // SAFETY: the slab is on `cur` (its tag).
+            unsafe { l.remove(slab) };
+        }
+        if let Some(l) = self.list(want) {
+            // SAFETY: the slab is now on no list.
+            unsafe { l.push_front(slab) };
+        }
+    }
+
+    /// Takes up to `MAX_FREE_SLABS`-surplus empty slabs off the free list into `out`.
+    fn take_surplus(&mut self, keep: usize, objects: usize, out: &mut ObjArray<8>) {
+        while self.free.len() > keep {
+            let Some(slab) = self.free.first() else { break };
+            if out.push(slab.cast()).is_err() {
+                break;
+            }
+            // SAFETY: `slab` is the free list's head.
+            unsafe { self.free.remove(slab) };
+            self.total_objects -= objects;
+            self.free_objects -= objects;
+        }
+    }
+}
+
+/// Per-node part of a cache. Created for every possible node when the cache is created and
+/// never freed while the cache lives (seed 003: lockless readers may hold it).
+#[pin_data]
+pub(crate) struct NodeData {
+    #[pin]
+    lists: SpinLockIrq<NodeLists>,
+}
+
+impl NodeData {
+    fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            lists <- new_spinlock_irq!(
+                NodeLists {
+                    partial: SlabList::new(ListKind::Partial),
+                    full: SlabList::new(ListKind::Full),
+                    free: SlabList::new(ListKind::Free),
+                    total_objects: 0,
+                    free_objects: 0,
+                },
+                "rslab_node_lock"
+            ),
+        })
+    }
+}
+
+/// Counters of one CPU. Written only by that CPU (relaxed stores), read by anyone.
+#[derive(Default)]
+pub(crate) struct CpuStats {
+    pub(crate) allocs: AtomicU64,
+    pub(crate) frees: AtomicU64,
+    pub(crate) refills: AtomicU64,
+    pub(crate) flushes: AtomicU64,
+    pub(crate) remote_frees: AtomicU64,
+}
+
+struct CpuCache {
+    objs: ObjArray<ARRAY_CAP>,
+    remote: ObjArray<REMOTE_CAP>,
+}
+
+/// The per-CPU part of a cache, one per possible CPU, allocated when the cache is created (so a
+/// CPU that comes online later never finds it missing: seed 002).
+///
+/// # Invariants
+///
+/// `cache` is accessed only by code running on this slot's CPU with local interrupts disabled,
+/// or, while the CPU is offline, by code holding the CPU hotplug lock.
+#[repr(align(64))]
+pub(crate) struct CpuSlot {
+    cache: UnsafeCell<CpuCache>,
+    /// The node this CPU allocates from (its own, or the nearest with memory).
+    node: u32,
+    /// Objects held in `cache`, as last stored by the owner: lets `flush_all` skip idle CPUs.
+    cached: AtomicU32,
+    pub(crate) stats: CpuStats,
+}
+
+// SAFETY: see the invariant: the `UnsafeCell` is never accessed from two CPUs at once.
+unsafe impl Sync for CpuSlot {}
+// SAFETY: a slot holds raw object pointers owned by its cache; moving it between threads is fine.
+unsafe impl Send for CpuSlot {}
+
+/// Counters of slow-path events, shared by all CPUs.
+#[derive(Default)]
+pub(crate) struct CacheStats {
+    pub(crate) slabs_allocated: AtomicU64,
+    pub(crate) slabs_freed: AtomicU64,
+    /// `alloc_node` and debug-cache allocations (they bypass the per-CPU counters).
+    pub(crate) node_allocs: AtomicU64,
+    pub(crate) node_frees: AtomicU64,
+    pub(crate) debug_errors: AtomicU64,
+    pub(crate) quarantined: AtomicU64,
+    /// Objects drained from offline CPUs' arrays.
+    pub(crate) offline_drained: AtomicU64,
+}
+
+/// The kernel kmem caches rslab's metadata comes from, and the source of cache ids.
+pub(crate) struct Meta {
+    caches: KmemCache<Cache>,
+    nodes: KmemCache<NodeData>,
+    next_id: AtomicU64,
+}
+
+impl Meta {
+    /// Creates the metadata caches `<prefix>_cache` and `<prefix>_node`.
+    pub(crate) fn new(caches: &'static CStr, nodes: &'static CStr) -> Result<Self> {
+        Ok(Self {
+            caches: KmemCache::new(caches)?,
+            nodes: KmemCache::new(nodes)?,
+            next_id: AtomicU64::new(1),
+        })
+    }
+}
+
+/// What went wrong, as found by a debug check or by `validate`.
+#[derive(Debug)]
+pub(crate) enum Fault {
+    NotInDirectMap,
+    NotThisCache,
+    NotObjectStart,
+    DoubleFree,
+    BadState(u64),
+    RedZoneLeft(usize),
+    RedZoneRight(usize),
+    WriteAfterFree(usize),
+    Freelist,
+    Counters,
+    WrongList,
+}
+
+impl kernel::fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::NotInDirectMap => write!(f, "not a slab object (outside the direct map)"),
+            Fault::NotThisCache => write!(f, "not an object of this cache"),
+            Fault::NotObjectStart => write!(f, "not the start of an object"),
+            Fault::DoubleFree => write!(f, "double free"),
+            Fault::BadState(s) => write!(f, "object state word corrupted ({s:#x})"),
+            Fault::RedZoneLeft(o) => write!(f, "left red zone overwritten at byte {o}"),
+            Fault::RedZoneRight(o) => {
+                write!(f, "right red zone overwritten at byte {o} past the object")
+            }
+            Fault::WriteAfterFree(o) => write!(f, "written after free at byte {o}"),
+            Fault::Freelist => write!(f, "freelist corrupted"),
+            Fault::Counters => write!(f, "slab counters inconsistent"),
+            Fault::WrongList => write!(f, "slab on the wrong list"),
+        }
+    }
+}
+
+/// What `validate` counted.
+#[derive(Default, Debug)]
+pub(crate) struct Census {
+    pub(crate) slabs: usize,
+    /// Objects out of slab freelists (with users, in arrays, or quarantined).
+    pub(crate) inuse: usize,
+}
+
+/// An object cache.
+///
+/// # Invariants
+///
+/// Every slab on a node's lists was allocated by this cache with `layout`, carries
+/// `SLAB_MAGIC ^ id`, and is accounted in that node's counters.
+pub(crate) struct Cache {
+    pub(crate) name: Name,
+    pub(crate) id: u64,
+    pub(crate) layout: Layout,
+    pub(crate) debug: bool,
+    /// Array capacity used (at most `ARRAY_CAP`; smaller for large objects).
+    limit: usize,
+    /// Objects moved per refill or flush.
+    batch: usize,
+    nodes: KVec<Pin<KmemBox<NodeData>>>,
+    cpus: KVec<CpuSlot>,
+    /// Debug caches: the base address of every slab, sorted. A pointer handed to `free` is
+    /// looked up here before anything is read through it: a foreign pointer is refused
+    /// without touching memory that is not ours.
+    debug_slabs: Pin<KBox<SpinLockIrq<KVec<usize>>>>,
+    pub(crate) stats: CacheStats,
+}
+
+impl Cache {
+    /// Creates a cache of `size`-byte objects aligned to `align`, with its node structures for
+    /// every possible node and its per-CPU slots for every possible CPU.
+    pub(crate) fn new(
+        meta: &Meta,
+        name: Name,
+        size: usize,
+        align: usize,
+        debug: bool,
+    ) -> Result<Pin<KmemBox<Cache>>> {
+        let layout =
+            Layout::new(size, align, debug, HEADER_BYTES, PAGE_SIZE).map_err(|_| EINVAL)?;
+        let limit = match layout.stride {
+            0..=256 => ARRAY_CAP,
+            257..=1024 => 32,
+            1025..=4096 => 16,
+            _ => 8,
+        };
+        let nr_nodes = topology::nr_node_ids();
+        let mut nodes = KVec::with_capacity(nr_nodes as usize, GFP_KERNEL)?;
+        for nid in 0..nr_nodes {
+            let on = topology::node_has_normal_memory(nid).then_some(nid);
+            nodes.push(meta.nodes.alloc(NodeData::new(), on)?, GFP_KERNEL)?;
+        }
+        let nr_cpus = topology::nr_cpu_ids();
+        let mut cpus = KVec::with_capacity(nr_cpus as usize, GFP_KERNEL)?;
+        for cpu in 0..nr_cpus {
+            cpus.push(
+                CpuSlot {
+                    cache: UnsafeCell::new(CpuCache {
+                        objs: ObjArray::new(),
+                        remote: ObjArray::new(),
+                    }),
+                    node: topology::mem_node(topology::cpu_to_node(cpu)),
+                    cached: AtomicU32::new(0),
+                    stats: CpuStats::default(),
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        let id = meta.next_id.fetch_add(1, Relaxed);
+        let cache = Cache {
+            name,
+            id,
+            layout,
+            debug,
+            limit,
+            batch: limit / 2,
+            nodes,
+            cpus,
+            debug_slabs: KBox::pin_init(
+                new_spinlock_irq!(KVec::new(), "rslab_debug_slabs"),
+                GFP_KERNEL,
+            )?,
+            stats: CacheStats::default(),
+        };
+        meta.caches.alloc_value(cache, None)
+    }
+
+    fn node(&self, nid: u32) -> Option<&NodeData> {
+        self.nodes.get(nid as usize).map(|n| &**n)
+    }
+
+    /// This CPU's slot and cache. The `&mut` out of `&self` is the per-CPU discipline of
+    /// [`CpuSlot`]: exclusive because interrupts are off on the one CPU that may touch it.
+    #[allow(clippy::mut_from_ref)]
+    fn this_cpu<'a>(
+        &'a self,
+        _irq: &'a LocalInterruptDisabled,
+    ) -> Option<(&'a CpuSlot, &'a mut CpuCache)> {
+        let slot = self.cpus.get(topology::this_cpu() as usize)?;
+        // SAFETY: interrupts are off, so we stay on this CPU and nothing else on it runs until
+        // `_irq` is dropped; other CPUs never touch an online CPU's slot (type invariant).
+        Some((slot, unsafe { &mut *slot.cache.get() }))
+    }
+
+    /// Allocates one object.
+    pub(crate) fn alloc(&self, gfp: Gfp) -> Result<NonNull<u8>> {
+        if self.debug {
+            return self.alloc_node(None, gfp);
+        }
+        let mut from = None;
+        loop {
+            let irq = local_interrupt_disable();
+            let (slot, cc) = self.this_cpu(&irq).ok_or(EINVAL)?;
+            if let Some(obj) = cc.objs.pop() {
+                slot.cached.store(cc.objs.len() as u32, Relaxed);
+                bump(&slot.stats.allocs);
+                // Objects are never null: they live in the direct map.
+                return NonNull::new(obj).ok_or(EINVAL);
+            }
+            let nid = from.take().unwrap_or(slot.node);
+            if self.refill(slot, cc, nid) == 0 {
+                drop(irq);
+                from = Some(self.grow(nid, gfp)?);
+            }
+        }
+    }
+
+    /// Moves up to a batch of objects from node `nid`'s slabs into this CPU's array.
+    fn refill(&self, slot: &CpuSlot, cc: &mut CpuCache, nid: u32) -> usize {
+        let Some(node) = self.node(nid) else { return 0 };
+        let objects = self.layout.objects;
+        let mut l = node.lists.lock();
+        let mut got = 0;
+        while got < self.batch {
+            let Some(slab) = l.partial.first().or_else(|| l.free.first()) else {
+                break;
+            };
+            // SAFETY: `slab` is on this node's lists and we hold the node lock.
+            let s = unsafe { &mut *slab };
+            while got < self.batch {
+                // SAFETY: as above; the slab's freelist is intact (cache invariant).
+                let Some(obj) = (unsafe { s.pop() }) else {
+                    break;
+                };
+                if let Err(obj) = cc.objs.push(obj) {
+                    // SAFETY: `obj` was just taken from this slab.
+                    unsafe { s.push(obj) };
+                    break;
+                }
+                got += 1;
+            }
+            // SAFETY: `slab` belongs to this node.
+            unsafe { l.place(slab, objects) };
+            if !s.free.is_null() {
+                break;
+            }
+        }
+        l.free_objects -= got;
+        drop(l);
+        if got > 0 {
+            slot.cached.store(cc.objs.len() as u32, Relaxed);
+            bump(&slot.stats.refills);
+        }
+        got
+    }
+
+    /// Takes a slab from the page allocator, on node `nid` if it can, else on another node
+    /// with memory, and puts it on that node's free list. Returns the node.
+    fn grow(&self, nid: u32, gfp: Gfp) -> Result<u32> {
+        let order = self.layout.order;
+        let first = core::iter::once(nid).filter(|&n| topology::node_has_normal_memory(n));
+        let rest = (0..topology::nr_node_ids())
+            .filter(|&n| n != nid && topology::node_has_normal_memory(n));
+        for n in Iterator::chain(first, rest) {
+            let Some(base) = pages::alloc_slab(n, order, gfp) else {
+                continue;
+            };
+            // SAFETY: `base` is a fresh block of `slab_bytes()`, aligned to its size.
+            let slab = unsafe { init_slab(base.as_ptr(), &self.layout, self.id, n) };
+            if self.debug {
+                // SAFETY: the slab was just formatted and is not shared yet.
+                unsafe { self.debug_init_slab(slab) };
+                let mut index = self.debug_slabs.lock();
+                let at = index.binary_search(&(slab as usize)).unwrap_or_else(|i| i);
+                if index.insert_within_capacity(at, slab as usize).is_err() {
+                    let r = index.reserve(1, GFP_ATOMIC).and_then(|()| {
+                        index
+                            .insert_within_capacity(at, slab as usize)
+                            .map_err(|_| AllocError)
+                    });
+                    if r.is_err() {
+                        drop(index);
+                        // SAFETY: the slab is on no list and unknown to anyone.
+                        unsafe { self.free_slab(slab) };
+                        return Err(ENOMEM);
+                    }
+                }
+            }
+            self.stats.slabs_allocated.fetch_add(1, Relaxed);
+            let node = self.node(n).ok_or(EINVAL)?;
+            let mut l = node.lists.lock();
+            // SAFETY: a new slab, on no list.
+            unsafe { l.free.push_front(slab) };
+            l.total_objects += self.layout.objects;
+            l.free_objects += self.layout.objects;
+            return Ok(n);
+        }
+        Err(ENOMEM)
+    }
+
+    /// Frees one object.
+    ///
+    /// # Safety
+    ///
+    /// For a cache without `debug`, `obj` must have come from [`Self::alloc`] or
+    /// [`Self::alloc_node`] of this cache and not have been freed since. A debug cache checks
+    /// its argument and reports (instead of corrupting anything) if it did not.
+    pub(crate) unsafe fn free(&self, obj: NonNull<u8>) {
+        if self.debug {
+            self.free_checked(obj.as_ptr());
+            return;
+        }
+        let slab = slab_of(obj.as_ptr(), &self.layout);
+        // SAFETY: `obj` is an object of this cache (contract), so its slab header is live.
+        let onode = unsafe { (*slab).node };
+        let irq = local_interrupt_disable();
+        let Some((slot, cc)) = self.this_cpu(&irq) else {
+            return;
+        };
+        bump(&slot.stats.frees);
+        if onode != slot.node {
+            bump(&slot.stats.remote_frees);
+            if let Err(obj) = cc.remote.push(obj.as_ptr()) {
+                self.give_back(&mut cc.remote, REMOTE_CAP, Some(obj));
+            }
+        } else if let Err(obj) = cc.objs.push(obj.as_ptr()) {
+            // Full: the oldest batch goes back to the node lists, then there is room.
+            self.give_back(&mut cc.objs, self.batch, None);
+            bump(&slot.stats.flushes);
+            let _ = cc.objs.push(obj);
+        } else if cc.objs.len() > self.limit {
+            self.give_back(&mut cc.objs, self.batch, None);
+            bump(&slot.stats.flushes);
+        }
+        slot.cached
+            .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
+    }
+
+    /// Takes the `n` oldest objects of `arr`, plus `extra`, back to their slabs.
+    fn give_back<const N: usize>(&self, arr: &mut ObjArray<N>, n: usize, extra: Option<*mut u8>) {
+        let mut batch = [core::ptr::null_mut(); ARRAY_CAP + 1];
+        let mut k = 0;
+        arr.drain_oldest(n.min(ARRAY_CAP), |o| {
+            batch[k] = o;
+            k += 1;
+        });
+        if let Some(o) = extra {
+            batch[k] = o;
+            k += 1;
+        }
+        self.release(&batch[..k]);
+    }
+
+    /// Gives objects back to their slabs, batching lock acquisitions per node, and returns
+    /// surplus empty slabs to the page allocator (outside the lock).
+    fn release(&self, objs: &[*mut u8]) {
+        let objects = self.layout.objects;
+        let mut surplus = ObjArray::<8>::new();
+        let mut i = 0;
+        while i < objs.len() {
+            // SAFETY: every object in a per-CPU array is an allocated object of this cache.
+            let nid = unsafe { (*slab_of(objs[i], &self.layout)).node };
+            let Some(node) = self.node(nid) else { return };
+            let mut l = node.lists.lock();
+            while i < objs.len() {
+                let slab = slab_of(objs[i], &self.layout);
+                // SAFETY: as above.
+                if unsafe { (*slab).node } != nid {
+                    break;
+                }
+                // SAFETY: the object is allocated from `slab`, which is on this node's lists;
+                // we hold the node lock.
+                unsafe {
+                    (*slab).push(objs[i]);
+                    l.place(slab, objects);
+                }
+                l.free_objects += 1;
+                i += 1;
+            }
+            l.take_surplus(MAX_FREE_SLABS, objects, &mut surplus);
+        }
+        while let Some(slab) = surplus.pop() {
+            // SAFETY: taken off the free list above: empty and unreachable now.
+            unsafe { self.free_slab(slab.cast()) };
+        }
+    }
+
+    /// Returns an empty slab's pages.
+    ///
+    /// # Safety
+    ///
+    /// `slab` must be a slab of this cache on no list, with no object in use.
+    unsafe fn free_slab(&self, slab: *mut SlabHeader) {
+        if self.debug {
+            let mut index = self.debug_slabs.lock();
+            if let Ok(i) = index.binary_search(&(slab as usize)) {
+                let _ = index.remove(i);
+            }
+        }
+        // SAFETY: per the contract the slab is ours alone; the magic is cleared so a stale
+        // pointer into it is not taken for an object of this cache.
+        unsafe { (*slab).magic = 0 };
+        if let Some(p) = NonNull::new(slab.cast::<u8>()) {
+            // SAFETY: the block came from `pages::alloc_slab` with this order.
+            unsafe { pages::free_slab(p, self.layout.order) };
+        }
+        self.stats.slabs_freed.fetch_add(1, Relaxed);
+    }
+
+    /// Allocates one object from node `nid`'s slabs (or this CPU's node), bypassing the per-CPU
+    /// array: `alloc_node`, and every allocation of a debug cache, which is checked here.
+    pub(crate) fn alloc_node(&self, nid: Option<u32>, gfp: Gfp) -> Result<NonNull<u8>> {
+        let want = match nid {
+            Some(n) if n >= topology::nr_node_ids() => return Err(EINVAL),
+            Some(n) => n,
+            None => topology::mem_node(topology::cpu_to_node(topology::this_cpu())),
+        };
+        let mut from = want;
+        loop {
+            if let Some(obj) = self.take_from_node(from) {
+                self.stats.node_allocs.fetch_add(1, Relaxed);
+                return NonNull::new(obj).ok_or(EINVAL);
+            }
+            from = self.grow(want, gfp)?;
+        }
+    }
+
+    /// Takes one object off node `nid`'s slabs; in a debug cache checks it and quarantines it
+    /// (and takes another) if it was written while free.
+    fn take_from_node(&self, nid: u32) -> Option<*mut u8> {
+        let node = self.node(nid)?;
+        let objects = self.layout.objects;
+        let mut l = node.lists.lock();
+        loop {
+            let slab = l.partial.first().or_else(|| l.free.first())?;
+            // SAFETY: `slab` is on this node's lists; we hold the node lock.
+            let slot = unsafe { (*slab).pop() }?;
+            // SAFETY: as above.
+            unsafe { l.place(slab, objects) };
+            l.free_objects -= 1;
+            if !self.debug {
+                return Some(slot);
+            }
+            // SAFETY: `slot` is a slot of this debug cache, just taken off its freelist.
+            match unsafe { self.debug_check_free_slot(slot) } {
+                Ok(()) => {
+                    // SAFETY: as above; the slot is ours now.
+                    unsafe { self.debug_mark(slot, STATE_ALLOCATED) };
+                    return Some(slot.wrapping_add(self.layout.obj_offset));
+                }
+                Err(fault) => {
+                    self.report(slot.wrapping_add(self.layout.obj_offset), &fault);
+                    self.stats.quarantined.fetch_add(1, Relaxed);
+                }
+            }
+        }
+    }
+
+    fn report(&self, obj: *mut u8, fault: &Fault) {
+        self.stats.debug_errors.fetch_add(1, Relaxed);
+        pr_err!(
+            "cache {:?}: object {:p}: {}; object quarantined\n",
+            self.name,
+            obj,
+            fault
+        );
+    }
+
+    /// Formats every slot of a new debug slab: state free, red zones, poison.
+    ///
+    /// # Safety
+    ///
+    /// `slab` must be a freshly initialised slab of this cache not yet visible to anyone else.
+    unsafe fn debug_init_slab(&self, slab: *mut SlabHeader) {
+        for i in 0..self.layout.objects {
+            let slot = slab.cast::<u8>().wrapping_add(self.layout.offset_of(i));
+            // SAFETY: the slot lies inside the slab, which the caller owns.
+            unsafe {
+                let l = &self.layout;
+                core::ptr::write_bytes(slot.add(16), RED_LEFT, l.obj_offset - 16);
+                core::ptr::write_bytes(slot.add(l.obj_offset), POISON_FREE, l.object_size);
+                let tail = l.obj_offset + l.object_size;
+                core::ptr::write_bytes(slot.add(tail), RED_RIGHT, l.stride - tail);
+                self.debug_mark(slot, STATE_FREE);
+            }
+        }
+    }
+
+    /// Writes a debug slot's state word.
+    ///
+    /// # Safety
+    ///
+    /// `slot` must be a slot of this debug cache owned by the caller.
+    unsafe fn debug_mark(&self, slot: *mut u8, state: u64) {
+        // SAFETY: the state word is the slot's second word (debug layout).
+        unsafe { slot.add(8).cast::<u64>().write(state) };
+    }
+
+    /// Checks red zones of a debug slot; returns the first bad one.
+    ///
+    /// # Safety
+    ///
+    /// `slot` must be a slot of this debug cache.
+    unsafe fn debug_check_redzones(&self, slot: *mut u8) -> Result<(), Fault> {
+        let l = &self.layout;
+        // SAFETY: the red zones lie inside the slot.
+        let (left, right) = unsafe {
+            let tail = l.obj_offset + l.object_size;
+            (
+                core::slice::from_raw_parts(slot.add(16), l.obj_offset - 16),
+                core::slice::from_raw_parts(slot.add(tail), l.stride - tail),
+            )
+        };
+        if let Some(i) = left.iter().rposition(|&b| b != RED_LEFT) {
+            return Err(Fault::RedZoneLeft(left.len() - i));
+        }
+        if let Some(i) = right.iter().position(|&b| b != RED_RIGHT) {
+            return Err(Fault::RedZoneRight(i));
+        }
+        Ok(())
+    }
+
+    /// Checks a free debug slot before it is handed out: state, red zones, poison.
+    ///
+    /// # Safety
+    ///
+    /// `slot` must be a slot of this debug cache just taken off a freelist.
+    unsafe fn debug_check_free_slot(&self, slot: *mut u8) -> Result<(), Fault> {
+        // SAFETY: the state word lies inside the slot.
+        let state = unsafe { slot.add(8).cast::<u64>().read() };
+        if state != STATE_FREE {
+            return Err(Fault::BadState(state));
+        }
+        // SAFETY: the caller's contract.
+        unsafe { self.debug_check_redzones(slot)? };
+        // SAFETY: the object lies inside the slot.
+        let obj = unsafe {
+            core::slice::from_raw_parts(slot.add(self.layout.obj_offset), self.layout.object_size)
+        };
+        match obj.iter().position(|&b| b != POISON_FREE) {
+            Some(i) => Err(Fault::WriteAfterFree(i)),
+            None => Ok(()),
+        }
+    }
+
+    /// Frees `p` with every debug check; reports and quarantines instead of corrupting.
+    fn free_checked(&self, p: *mut u8) {
+        match self.free_checked_inner(p) {
+            Ok(()) => {
+                self.stats.node_frees.fetch_add(1, Relaxed);
+            }
+            Err(fault) => {
+                self.report(p, &fault);
+                // A corrupted object the user gave back: freed as far as the user is
+                // concerned, but kept out of circulation.
+                if matches!(
+                    fault,
+                    Fault::RedZoneLeft(_) | Fault::RedZoneRight(_) | Fault::BadState(_)
+                ) {
+                    self.stats.node_frees.fetch_add(1, Relaxed);
+                    self.stats.quarantined.fetch_add(1, Relaxed);
+                }
+            }
+        }
+    }
+
+    fn free_checked_inner(&self, p: *mut u8) -> Result<(), Fault> {
+        let addr = p as usize;
+        if !pages::in_direct_map(addr) {
+            return Err(Fault::NotInDirectMap);
+        }
+        let slab = slab_of(p, &self.layout);
+        if self
+            .debug_slabs
+            .lock()
+            .binary_search(&(slab as usize))
+            .is_err()
+        {
+            return Err(Fault::NotThisCache);
+        }
+        // SAFETY: `slab` is one of this cache's slabs (the index says so), so its header is
+        // live; we only compare its first word.
+        let magic = unsafe { core::ptr::read_volatile(&raw const (*slab).magic) };
+        if magic != SLAB_MAGIC ^ self.id {
+            return Err(Fault::NotThisCache);
+        }
+        let index = self
+            .layout
+            .object_index(addr - slab as usize)
+            .ok_or(Fault::NotObjectStart)?;
+        let slot = slab.cast::<u8>().wrapping_add(self.layout.offset_of(index));
+        // SAFETY: the magic says `slab` is a live slab of this cache, whose node never changes.
+        let nid = unsafe { (*slab).node };
+        let node = self.node(nid).ok_or(Fault::Counters)?;
+        let mut l = node.lists.lock();
+        // SAFETY: `slot` is a slot of this cache's slab; the node lock serialises frees of it.
+        let state = unsafe { slot.add(8).cast::<u64>().read() };
+        match state {
+            STATE_ALLOCATED => {}
+            STATE_FREE => return Err(Fault::DoubleFree),
+            other => return Err(Fault::BadState(other)),
+        }
+        // SAFETY: as above.
+        unsafe { self.debug_check_redzones(slot)? };
+        // SAFETY: the object is allocated and given back; we hold the node lock.
+        unsafe {
+            core::ptr::write_bytes(p, POISON_FREE, self.layout.object_size);
+            self.debug_mark(slot, STATE_FREE);
+            (*slab).push(slot);
+            l.place(slab, self.layout.objects);
+        }
+        l.free_objects += 1;
+        let mut surplus = ObjArray::<8>::new();
+        l.take_surplus(MAX_FREE_SLABS, self.layout.objects, &mut surplus);
+        drop(l);
+        while let Some(s) = surplus.pop() {
+            // SAFETY: taken off the free list: empty and unreachable.
+            unsafe { self.free_slab(s.cast()) };
+        }
+        Ok(())
+    }
+
+    /// Objects held in CPU `cpu`'s arrays, as last stored by that CPU.
+    pub(crate) fn cached_hint(&self, cpu: u32) -> u32 {
+        self.cpus
+            .get(cpu as usize)
+            .map_or(0, |s| s.cached.load(Relaxed))
+    }
+
+    /// Drains this CPU's arrays back to the node lists. Returns the number of objects.
+    pub(crate) fn drain_local(&self, irq: &LocalInterruptDisabled) -> usize {
+        let Some((slot, cc)) = self.this_cpu(irq) else {
+            return 0;
+        };
+        let n = self.drain(cc);
+        slot.cached.store(0, Relaxed);
+        if n > 0 {
+            bump(&slot.stats.flushes);
+        }
+        n
+    }
+
+    /// Drains the arrays of CPU `cpu`, which is offline.
+    ///
+    /// # Safety
+    ///
+    /// `cpu` must be offline and the caller must hold the CPU hotplug lock (so it stays offline),
+    /// or be the hotplug callback that runs after `cpu` died.
+    pub(crate) unsafe fn drain_offline(&self, cpu: u32) -> usize {
+        let Some(slot) = self.cpus.get(cpu as usize) else {
+            return 0;
+        };
+        // SAFETY: the CPU is offline and cannot come online (contract): nobody else touches
+        // its slot (type invariant).
+        let cc = unsafe { &mut *slot.cache.get() };
+        let n = self.drain(cc);
+        slot.cached.store(0, Relaxed);
+        self.stats.offline_drained.fetch_add(n as u64, Relaxed);
+        n
+    }
+
+    fn drain(&self, cc: &mut CpuCache) -> usize {
+        let n = cc.objs.len() + cc.remote.len();
+        while !cc.objs.is_empty() {
+            self.give_back(&mut cc.objs, ARRAY_CAP, None);
+        }
+        while !cc.remote.is_empty() {
+            self.give_back(&mut cc.remote, REMOTE_CAP, None);
+        }
+        n
+    }
+
+    /// Checks this CPU's arrays: every object must be a slot of one of this cache's slabs.
+    /// Returns the number of objects held.
+    pub(crate) fn validate_local(&self, irq: &LocalInterruptDisabled) -> Result<usize, Fault> {
+        let Some((_, cc)) = self.this_cpu(irq) else {
+            return Ok(0);
+        };
+        self.validate_array(cc)
+    }
+
+    /// As [`Self::validate_local`], for an offline CPU.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::drain_offline`].
+    pub(crate) unsafe fn validate_offline(&self, cpu: u32) -> Result<usize, Fault> {
+        let Some(slot) = self.cpus.get(cpu as usize) else {
+            return Ok(0);
+        };
+        // SAFETY: see `drain_offline`.
+        self.validate_array(unsafe { &*slot.cache.get() })
+    }
+
+    fn validate_array(&self, cc: &CpuCache) -> Result<usize, Fault> {
+        for &obj in Iterator::chain(cc.objs.as_slice().iter(), cc.remote.as_slice()) {
+            let slab = slab_of(obj, &self.layout);
+            // SAFETY: objects in an array came from this cache's slabs, which stay allocated
+            // while they have objects in use; we only read the header.
+            let magic = unsafe { (*slab).magic };
+            if magic != SLAB_MAGIC ^ self.id {
+                return Err(Fault::NotThisCache);
+            }
+            if self
+                .layout
+                .object_index((obj as usize).wrapping_sub(slab as usize))
+                .is_none()
+            {
+                return Err(Fault::NotObjectStart);
+            }
+        }
+        Ok(cc.objs.len() + cc.remote.len())
+    }
+
+    /// Walks every slab of every node: magic, node, list, freelist and counters.
+    pub(crate) fn validate_nodes(&self) -> Result<Census, (u32, Fault)> {
+        let mut census = Census::default();
+        let objects = self.layout.objects;
+        for (nid, node) in self.nodes.iter().enumerate() {
+            let nid = nid as u32;
+            let l = node.lists.lock();
+            let (mut slabs, mut free) = (0usize, 0usize);
+            let mut fault = None;
+            for (list, kind) in [
+                (&l.partial, ListKind::Partial),
+                (&l.full, ListKind::Full),
+                (&l.free, ListKind::Free),
+            ] {
+                let complete = list.for_each(usize::MAX, |slab| {
+                    if fault.is_some() {
+                        return;
+                    }
+                    // SAFETY: `slab` is on this node's list; we hold the node lock.
+                    let s = unsafe { &*slab };
+                    if s.magic != SLAB_MAGIC ^ self.id || s.node != nid {
+                        fault = Some(Fault::NotThisCache);
+                        return;
+                    }
+                    let inuse = s.inuse as usize;
+                    let right = match kind {
+                        ListKind::Partial => inuse > 0 && inuse < objects,
+                        ListKind::Full => inuse == objects,
+                        _ => inuse == 0,
+                    };
+                    if s.list != kind || !right {
+                        fault = Some(Fault::WrongList);
+                        return;
+                    }
+                    // SAFETY: as above.
+                    match unsafe { s.count_free(&self.layout) } {
+                        Ok(n) if n == objects - inuse => free += n,
+                        _ => fault = Some(Fault::Freelist),
+                    }
+                    slabs += 1;
+                    census.inuse += inuse;
+                });
+                if !complete {
+                    fault = Some(Fault::WrongList);
+                }
+            }
+            if let Some(f) = fault {
+                return Err((nid, f));
+            }
+            if l.free_objects != free || l.total_objects != slabs * objects {
+                return Err((nid, Fault::Counters));
+            }
+            census.slabs += slabs;
+        }
+        Ok(census)
+    }
+
+    /// Returns every empty slab of every node to the page allocator. Returns how many.
+    pub(crate) fn shrink_nodes(&self) -> usize {
+        let mut n = 0;
+        for node in self.nodes.iter() {
+            loop {
+                let mut surplus = ObjArray::<8>::new();
+                node.lists
+                    .lock()
+                    .take_surplus(0, self.layout.objects, &mut surplus);
+                if surplus.is_empty() {
+                    break;
+                }
+                while let Some(s) = surplus.pop() {
+                    // SAFETY: taken off the free list: empty and unreachable.
+                    unsafe { self.free_slab(s.cast()) };
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    /// Objects allocated and not freed, by the counters: the users' objects.
+    pub(crate) fn live(&self) -> i64 {
+        let (mut a, mut f) = (
+            self.stats.node_allocs.load(Relaxed),
+            self.stats.node_frees.load(Relaxed),
+        );
+        for s in self.cpus.iter() {
+            a += s.stats.allocs.load(Relaxed);
+            f += s.stats.frees.load(Relaxed);
+        }
+        a as i64 - f as i64
+    }
+
+    /// Objects out of slab freelists on all nodes, by the node counters.
+    pub(crate) fn inuse(&self) -> usize {
+        self.nodes
+            .iter()
+            .map(|n| {
+                let l = n.lists.lock();
+                l.total_objects - l.free_objects
+            })
+            .sum()
+    }
+
+    /// Per-node `(partial, full, free)` slab counts and `(total, free)` objects.
+    pub(crate) fn node_counts(&self, nid: u32) -> Option<([usize; 3], [usize; 2])> {
+        let l = self.node(nid)?.lists.lock();
+        Some((
+            [l.partial.len(), l.full.len(), l.free.len()],
+            [l.total_objects, l.free_objects],
+        ))
+    }
+
+    /// Sums of the per-CPU counters: allocs, frees, refills, flushes, remote frees.
+    pub(crate) fn cpu_totals(&self) -> [u64; 5] {
+        let mut t = [0u64; 5];
+        for s in self.cpus.iter() {
+            let st = &s.stats;
+            for (i, c) in [
+                &st.allocs,
+                &st.frees,
+                &st.refills,
+                &st.flushes,
+                &st.remote_frees,
+            ]
+            .iter()
+            .enumerate()
+            {
+                t[i] += c.load(Relaxed);
+            }
+        }
+        t
+    }
+}
+
+impl Drop for Cache {
+    fn drop(&mut self) {
+        // Every slab goes back, whatever list it is on: a cache is dropped only after its
+        // per-CPU arrays were drained and it was found idle, or at module unload (leaks were
+        // reported by then). `&mut self`: nobody else can reach the cache any more.
+        for node in self.nodes.iter() {
+            let mut l = node.lists.lock();
+            let mut slabs = KVec::<usize>::new();
+            for kind in [ListKind::Partial, ListKind::Full, ListKind::Free] {
+                let Some(list) = l.list(kind) else { continue };
+                while let Some(slab) = list.pop_front() {
+                    if slabs.push(slab as usize, GFP_ATOMIC).is_err() {
+                        // Out of memory for the list: free this one now, under the lock.
+                        // SAFETY: off every list; nothing uses it any more.
+                        unsafe { self.free_slab(slab) };
+                    }
+                }
+            }
+            l.total_objects = 0;
+            l.free_objects = 0;
+            drop(l);
+            for slab in slabs {
+                // SAFETY: as above.
+                unsafe { self.free_slab(slab as *mut SlabHeader) };
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Slabs from the page allocator: naturally aligned blocks of `PAGE_SIZE << order` bytes on a
+//! chosen node, and the direct-map range check debug mode uses before trusting a pointer.
+
+use core::ptr::NonNull;
+use kernel::bindings;
+
+/// Allocation flags (`gfp_t`) for rslab's allocation paths.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Gfp(u32);
+
+impl Gfp {
+    /// May sleep and reclaim.
+    pub(crate) const KERNEL: Gfp = Gfp(bindings::GFP_KERNEL);
+
+    /// The raw `gfp_t`.
+    pub(crate) const fn raw(self) -> u32 {
+        self.0
+    }
+}
+
+const GFP_THISNODE: u32 = 1 << bindings::___GFP_THISNODE_BIT;
+const GFP_NOWARN: u32 = 1 << bindings::___GFP_NOWARN_BIT;
+const GFP_NORETRY: u32 = 1 << bindings::___GFP_NORETRY_BIT;
+
+/// Allocates `PAGE_SIZE << order` bytes on node `nid` and nowhere else.
+///
+/// The block comes from one buddy allocation of that order, so it is aligned to its size.
+/// Higher orders are tried without retrying hard (the caller falls back), as SLUB does.
+pub(crate) fn alloc_slab(nid: u32, order: u32, gfp: Gfp) -> Option<NonNull<u8>> {
+    let mut raw = gfp.raw() | GFP_THISNODE | GFP_NOWARN;
+    if order > 0 {
+        raw |= GFP_NORETRY;
+    }
+    // SAFETY: any node id and order are accepted; the result is null or pages we now own.
+    let page = unsafe { bindings::alloc_pages_node_noprof(nid as i32, raw, order) };
+    if page.is_null() {
+        return None;
+    }
+    NonNull::new(page_address(page))
+}
+
+/// `page_address()` for x86-64 with `SPARSEMEM_VMEMMAP`: the direct-map address of `page`.
+fn page_address(page: *mut bindings::page) -> *mut u8 {
+    // SAFETY: both are set during early boot and never change afterwards.
+    let (vmemmap, direct) = unsafe { (bindings::vmemmap_base, bindings::page_offset_base) };
+    let pfn = (page as usize - vmemmap) / core::mem::size_of::<bindings::page>();
+    (direct + (pfn << bindings::PAGE_SHIFT)) as *mut u8
+}
+
+/// Gives a slab back to the page allocator.
+///
+/// # Safety
+///
+/// `p` must come from [`alloc_slab`] with the same `order`, and nothing may use it afterwards.
+pub(crate) unsafe fn free_slab(p: NonNull<u8>, order: u32) {
+    // SAFETY: per the contract, `p` is the direct-map address of a (non-compound) block of
+    // this order from the page allocator.
+    unsafe { bindings::free_pages(p.as_ptr() as usize, order) }
+}
+
+/// Whether `addr` lies in the kernel's direct map of RAM, where slabs live. Debug checks use
+/// it before reading a slab header through a pointer they were handed.
+pub(crate) fn in_direct_map(addr: usize) -> bool {
+    // SAFETY: `page_offset_base` is set at boot; `high_memory` (end of the direct map) only
+    // grows, on memory hot-add, and a stale value only makes the check stricter.
+    let (base, end) = unsafe { (bindings::page_offset_base, bindings::high_memory as usize) };
+    addr >= base && addr < end
+}

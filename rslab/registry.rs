@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The list of caches (under the slab mutex), `flush_all` (under the flush mutex), and the
+//! commands of the control file.
+//!
+//! Lock order (see the crate root): `cpus_read_lock` -> flush mutex; the flush mutex is never
+//! taken while the slab mutex is held. Commands that flush do it first, without the slab
+//! mutex, then take the slab mutex for what needs the list.
+
+use crate::{
+    cache::{Cache, Census, Fault, Meta},
+    cmd::{Command, Name},
+    cpu_work::{CpuWork, CpuWorkFn, Wq},
+    cpuhp::{self, CpusReadGuard},
+    kmem::KmemBox,
+    topology,
+};
+use core::{
+    pin::Pin,
+    ptr::null_mut,
+    sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering::*},
+};
+use kernel::{
+    debugfs::{Dir, File},
+    interrupt::local_interrupt_disable,
+    new_mutex,
+    prelude::*,
+    str::CString,
+    sync::{Arc, Mutex},
+};
+
+/// What a per-CPU work item does to one cache on its CPU.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum CpuOp {
+    Flush = 1,
+    Validate = 2,
+}
+
+/// A request to one CPU, filled in under the flush mutex before the work is queued.
+#[derive(Default)]
+pub(crate) struct CpuRequest {
+    cache: AtomicPtr<Cache>,
+    op: AtomicU32,
+    /// Objects found (validate) or drained (flush).
+    objects: AtomicUsize,
+    failed: AtomicU32,
+    /// Times this work ran on a CPU other than its own (must stay 0).
+    pub(crate) wrong_cpu: AtomicU32,
+}
+
+impl CpuWorkFn for CpuRequest {
+    fn run(&self, cpu: u32) {
+        let cache = self.cache.load(Acquire);
+        if cache.is_null() {
+            return;
+        }
+        // SAFETY: `flush_all` keeps the cache alive until this work has finished (it waits
+        // for it before returning) and clears the pointer afterwards.
+        let cache = unsafe { &*cache };
+        let irq = local_interrupt_disable();
+        if topology::this_cpu() != cpu {
+            // Never touch another CPU's array (seed 000): count it and refuse.
+            self.wrong_cpu.fetch_add(1, Relaxed);
+            self.failed.store(1, Relaxed);
+            kernel::warn_on!(true);
+            return;
+        }
+        match self.op.load(Relaxed) {
+            x if x == CpuOp::Flush as u32 => {
+                self.objects.store(cache.drain_local(&irq), Relaxed);
+            }
+            _ => match cache.validate_local(&irq) {
+                Ok(n) => self.objects.store(n, Relaxed),
+                Err(f) => {
+                    pr_err!("validate {:?}: cpu {}: {}\n", cache.name, cpu, f);
+                    self.failed.store(1, Relaxed);
+                }
+            },
+        }
+    }
+}
+
+/// Drains or checks every CPU's arrays of a cache through per-CPU work items.
+#[pin_data]
+pub(crate) struct Flusher {
+    /// The flush mutex.
+    #[pin]
+    lock: Mutex<()>,
+    works: KVec<Pin<KBox<CpuWork<CpuRequest>>>>,
+    wq: Wq,
+}
+
+impl Flusher {
+    /// One work item per possible CPU, on a new per-CPU workqueue `wq_name`.
+    pub(crate) fn new(wq_name: &'static CStr) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            lock <- new_mutex!((), "rslab_flush_mutex"),
+            works: {
+                let n = topology::nr_cpu_ids();
+                let mut v = KVec::with_capacity(n as usize, GFP_KERNEL)?;
+                for cpu in 0..n {
+                    let w = KBox::pin_init(
+                        CpuWork::new(cpu, CpuRequest::default(), c"rslab_cpu_work", kernel::static_lock_class!()),
+                        GFP_KERNEL,
+                    )?;
+                    v.push(w, GFP_KERNEL)?;
+                }
+                v
+            },
+            wq: Wq::new(wq_name)?,
+        }? Error)
+    }
+
+    /// `flush_all` for a caller that does not hold the CPU hotplug lock.
+    pub(crate) fn run(&self, cache: &Cache, op: CpuOp) -> Result<usize> {
+        let _cpus = CpusReadGuard::lock();
+        self.run_cpus_locked(cache, op)
+    }
+
+    /// `flush_all` for a caller that holds the CPU hotplug lock (hotplug callbacks, memory
+    /// notifiers). Queues work only to online CPUs that cache something, and waits for it;
+    /// offline CPUs' arrays are handled here (they cannot come online: the lock is held).
+    /// Returns the number of objects drained or found.
+    pub(crate) fn run_cpus_locked(&self, cache: &Cache, op: CpuOp) -> Result<usize> {
+        cpuhp::assert_cpus_held();
+        let _flush = self.lock.lock();
+        let mut total = 0;
+        let mut failed = false;
+        for (cpu, w) in self.works.iter().enumerate() {
+            let cpu = cpu as u32;
+            if !topology::cpu_online(cpu) {
+                // SAFETY: `cpu` is offline and we hold the CPU hotplug lock.
+                let r = unsafe {
+                    match op {
+                        CpuOp::Flush => Ok(cache.drain_offline(cpu)),
+                        CpuOp::Validate => cache.validate_offline(cpu),
+                    }
+                };
+                match r {
+                    Ok(n) => total += n,
+                    Err(f) => {
+                        pr_err!("validate {:?}: offline cpu {}: {}\n", cache.name, cpu, f);
+                        failed = true;
+                    }
+                }
+                continue;
+            }
+            if op == CpuOp::Flush && cache.cached_hint(cpu) == 0 {
+                continue;
+            }
+            let d = &w.data;
+            d.objects.store(0, Relaxed);
+            d.failed.store(0, Relaxed);
+            d.op.store(op as u32, Relaxed);
+            d.cache
+                .store(core::ptr::from_ref(cache).cast_mut(), Release);
+            w.queue(&self.wq);
+        }
+        for w in self.works.iter() {
+            let d = &w.data;
+            if d.cache.load(Relaxed).is_null() {
+                continue;
+            }
+            w.flush();
+            d.cache.store(null_mut(), Relaxed);
+            total += d.objects.load(Relaxed);
+            failed |= d.failed.load(Relaxed) != 0;
+        }
+        if failed {
+            return Err(EUCLEAN);
+        }
+        Ok(total)
+    }
+}
+
+/// A cache on the list, with its debugfs directory. Shared (`Arc`) so that a command can use
+/// a cache after dropping the slab mutex: flushing must not happen under it.
+pub(crate) struct Entry {
+    _stats: Pin<KBox<File<CacheRef>>>,
+    _dir: Dir,
+    pub(crate) cache: Pin<KmemBox<Cache>>,
+}
+
+/// A pointer to a cache for its debugfs file.
+///
+/// # Invariants
+///
+/// The cache outlives the file: the file is dropped first (field order of [`Entry`]), and
+/// debugfs waits for readers when a file is removed.
+pub(crate) struct CacheRef(*const Cache);
+
+// SAFETY: `Cache` is `Sync`; the pointer is only dereferenced for reads while alive (invariant).
+unsafe impl Send for CacheRef {}
+// SAFETY: as above.
+unsafe impl Sync for CacheRef {}
+
+impl CacheRef {
+    fn get(&self) -> &Cache {
+        // SAFETY: type invariant.
+        unsafe { &*self.0 }
+    }
+}
+
+/// rslab's global state.
+#[pin_data]
+pub(crate) struct Registry {
+    /// The slab mutex: the list of caches.
+    #[pin]
+    caches: Mutex<KVec<Arc<Entry>>>,
+    #[pin]
+    pub(crate) flusher: Flusher,
+    caches_dir: Dir,
+    meta: Meta,
+}
+
+fn cstring(name: &Name) -> Result<CString> {
+    CString::try_from_fmt(fmt!("{}", name.as_str()))
+}
+
+impl Registry {
+    /// Creates the registry; per-cache directories go under `dir/caches/`.
+    pub(crate) fn new(dir: &Dir) -> impl PinInit<Self, Error> + '_ {
+        try_pin_init!(Self {
+            caches <- new_mutex!(KVec::new(), "rslab_slab_mutex"),
+            flusher <- Flusher::new(c"rslab"),
+            caches_dir: dir.subdir(c"caches"),
+            meta: Meta::new(c"rslab_cache", c"rslab_node")?,
+        }? Error)
+    }
+
+    /// Runs one control command.
+    pub(crate) fn execute(&self, cmd: Command) -> Result {
+        match cmd {
+            Command::Create {
+                name,
+                size,
+                align,
+                debug,
+            } => self.create(name, size, align, debug),
+            Command::Destroy(name) => self.destroy(&name),
+            Command::Shrink(name) => {
+                let e = self.find(&name)?;
+                self.flusher.run(&e.cache, CpuOp::Flush)?;
+                let n = e.cache.shrink_nodes();
+                pr_info!("shrink {:?}: {} empty slabs returned\n", name, n);
+                Ok(())
+            }
+            Command::Flush(name) => self
+                .flusher
+                .run(&self.find(&name)?.cache, CpuOp::Flush)
+                .map(|_| ()),
+            Command::Validate(name) => self.validate(&self.find(&name)?.cache),
+            Command::StressStart(..) | Command::StressStop(_) => Err(EOPNOTSUPP),
+        }
+    }
+
+    /// The cache `name`, kept alive by the returned reference after the slab mutex is dropped.
+    fn find(&self, name: &Name) -> Result<Arc<Entry>> {
+        let caches = self.caches.lock();
+        caches
+            .iter()
+            .find(|e| e.cache.name == *name)
+            .cloned()
+            .ok_or(ENOENT)
+    }
+
+    fn create(&self, name: Name, size: usize, align: usize, debug: bool) -> Result {
+        let mut caches = self.caches.lock();
+        if caches.iter().any(|e| e.cache.name == name) {
+            return Err(EEXIST);
+        }
+        caches.reserve(1, GFP_KERNEL)?;
+        let cache = Cache::new(&self.meta, name, size, align, debug)?;
+        let dir = self.caches_dir.subdir(&cstring(&name)?);
+        let stats = KBox::pin_init(
+            dir.read_callback_file(
+                c"stats",
+                CacheRef(core::ptr::from_ref(&*cache)),
+                &|r: &CacheRef, f| write_stats(r.get(), f),
+            ),
+            GFP_KERNEL,
+        )?;
+        let entry = Arc::new(
+            Entry {
+                _stats: stats,
+                _dir: dir,
+                cache,
+            },
+            GFP_KERNEL,
+        )?;
+        caches.push(entry, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Destroys the cache `name` if no object of it is in use. Flushes first (CPU hotplug lock,
+    /// then the flush mutex), and only then takes the slab mutex: never the other way round.
+    fn destroy(&self, name: &Name) -> Result {
+        let e = self.find(name)?;
+        {
+            let _cpus = CpusReadGuard::lock();
+            self.flusher.run_cpus_locked(&e.cache, CpuOp::Flush)?;
+        }
+        let mut caches = self.caches.lock();
+        let pos = caches
+            .iter()
+            .position(|x| Arc::ptr_eq(x, &e))
+            .ok_or(ENOENT)?;
+        let inuse = e.cache.inuse();
+        let quarantined = e.cache.stats.quarantined.load(Relaxed) as usize;
+        if inuse > quarantined {
+            pr_warn!(
+                "destroy {:?}: {} objects still allocated\n",
+                name,
+                inuse - quarantined
+            );
+            return Err(EBUSY);
+        }
+        caches.remove(pos)?;
+        // The last reference, `e`, frees the cache (and its debugfs files) when it goes.
+        Ok(())
+    }
+
+    /// Walks every per-CPU array (on its CPU), slab and list of `cache`, and checks the
+    /// counters against what was found.
+    pub(crate) fn validate(&self, cache: &Cache) -> Result {
+        validate(&self.flusher, cache)
+    }
+
+    /// Writes `slabinfo`: `/proc/slabinfo` 2.1's first six columns, then rslab's own.
+    pub(crate) fn slabinfo(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        writeln!(f, "slabinfo - version: 2.1 (rslab)")?;
+        writeln!(
+            f,
+            "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : rslab <stride> <align> <waste_per_slab> <debug> <slabs> <live>"
+        )?;
+        let caches = self.caches.lock();
+        for e in caches.iter() {
+            let c = &e.cache;
+            let l = &c.layout;
+            let (mut total, mut free, mut slabs) = (0usize, 0usize, 0usize);
+            for nid in 0..topology::nr_node_ids() {
+                if let Some((lists, [t, fr])) = c.node_counts(nid) {
+                    total += t;
+                    free += fr;
+                    slabs += lists.iter().sum::<usize>();
+                }
+            }
+            writeln!(
+                f,
+                "{:<17} {:>13} {:>10} {:>9} {:>12} {:>14} : rslab {} {} {} {} {} {}",
+                c.name.as_str(),
+                total - free,
+                total,
+                l.object_size,
+                l.objects,
+                1usize << l.order,
+                l.stride,
+                l.align,
+                l.waste,
+                u8::from(c.debug),
+                slabs,
+                c.live()
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Destroys every cache at module unload, reporting any still in use (their objects are
+    /// freed with them: nothing can use them once the module is gone).
+    pub(crate) fn shutdown(&self) {
+        loop {
+            let Some(e) = self.caches.lock().pop() else {
+                break;
+            };
+            let _cpus = CpusReadGuard::lock();
+            let _ = self.flusher.run_cpus_locked(&e.cache, CpuOp::Flush);
+            let inuse = e.cache.inuse();
+            let q = e.cache.stats.quarantined.load(Relaxed) as usize;
+            if inuse > q {
+                pr_warn!(
+                    "unload: cache {:?} leaked {} objects; freed with it\n",
+                    e.cache.name,
+                    inuse - q
+                );
+            }
+        }
+    }
+}
+
+/// Walks every per-CPU array (on its CPU), slab and list of `cache`, and checks the counters
+/// against what was found: objects out of slab freelists must equal live objects plus objects
+/// cached in per-CPU arrays plus quarantined ones. Meaningful when nothing else uses the cache.
+pub(crate) fn validate(flusher: &Flusher, cache: &Cache) -> Result {
+    let cached = flusher.run(cache, CpuOp::Validate)?;
+    let census: Census = cache.validate_nodes().map_err(|(nid, f): (u32, Fault)| {
+        pr_err!("validate {:?}: node {}: {}\n", cache.name, nid, f);
+        EUCLEAN
+    })?;
+    let live = cache.live();
+    let quarantined = cache.stats.quarantined.load(Relaxed) as i64;
+    let expect = live + quarantined + cached as i64;
+    if census.inuse as i64 != expect {
+        pr_err!(
+            "validate {:?}: {} objects in use in slabs, but counters say {} live + {} cached + {} quarantined\n",
+            cache.name,
+            census.inuse,
+            live,
+            cached,
+            quarantined
+        );
+        return Err(EUCLEAN);
+    }
+    pr_info!(
+        "validate {:?}: ok: {} slabs, {} objects in use ({} cached)\n",
+        cache.name,
+        census.slabs,
+        census.inuse,
+        cached
+    );
+    Ok(())
+}
+
+fn write_stats(c: &Cache, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+    let [allocs, frees, refills, flushes, remote] = c.cpu_totals();
+    let s = &c.stats;
+    writeln!(f, "allocs {}", allocs + s.node_allocs.load(Relaxed))?;
+    writeln!(f, "frees {}", frees + s.node_frees.load(Relaxed))?;
+    writeln!(f, "cpu_refills {}", refills)?;
+    writeln!(f, "cpu_flushes {}", flushes)?;
+    writeln!(f, "remote_frees {}", remote)?;
+    writeln!(f, "slabs_allocated {}", s.slabs_allocated.load(Relaxed))?;
+    writeln!(f, "slabs_freed {}", s.slabs_freed.load(Relaxed))?;
+    writeln!(f, "debug_errors {}", s.debug_errors.load(Relaxed))?;
+    writeln!(f, "quarantined {}", s.quarantined.load(Relaxed))?;
+    for nid in 0..topology::nr_node_ids() {
+        if let Some(([p, fu, fr], [tot, free])) = c.node_counts(nid) {
+            writeln!(f, "node{}_partial {}", nid, p)?;
+            writeln!(f, "node{}_full {}", nid, fu)?;
+            writeln!(f, "node{}_free {}", nid, fr)?;
+            writeln!(f, "node{}_objects {}", nid, tot)?;
+            writeln!(f, "node{}_free_objects {}", nid, free)?;
+        }
+    }
+    Ok(())
+}
