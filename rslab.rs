@@ -52,8 +52,12 @@ mod layout;
 mod pages;
 #[path = "rslab/registry.rs"]
 mod registry;
+#[path = "rslab/kthread.rs"]
+mod kthread;
 #[path = "rslab/slab.rs"]
 mod slab;
+#[path = "rslab/stress.rs"]
+mod stress;
 #[path = "rslab/topology.rs"]
 mod topology;
 

@@ -205,6 +205,13 @@ pub(crate) struct CacheStats {
     pub(crate) quarantined: AtomicU64,
     /// Objects drained from offline CPUs' arrays.
     pub(crate) offline_drained: AtomicU64,
+    /// Stress workers' counters (`stress start`).
+    pub(crate) stress_allocs: AtomicU64,
+    pub(crate) stress_frees: AtomicU64,
+    pub(crate) stress_handoffs: AtomicU64,
+    pub(crate) stress_alloc_failures: AtomicU64,
+    pub(crate) stress_pattern_errors: AtomicU64,
+    pub(crate) stress_iterations: AtomicU64,
 }
 
 /// The kernel kmem caches rslab's metadata comes from, and the source of cache ids.

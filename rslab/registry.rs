@@ -13,6 +13,7 @@ use crate::{
     cpu_work::{CpuWork, CpuWorkFn, Wq},
     cpuhp::{self, CpusReadGuard},
     kmem::KmemBox,
+    stress::StressRun,
     topology,
 };
 use core::{
@@ -177,6 +178,9 @@ impl Flusher {
 /// A cache on the list, with its debugfs directory. Shared (`Arc`) so that a command can use
 /// a cache after dropping the slab mutex: flushing must not happen under it.
 pub(crate) struct Entry {
+    /// The stress run, if any (the stress mutex). First: dropping an entry stops its run
+    /// before anything else of it goes.
+    stress: Pin<KBox<Mutex<Option<StressRun>>>>,
     _stats: Pin<KBox<File<CacheRef>>>,
     _dir: Dir,
     pub(crate) cache: Pin<KmemBox<Cache>>,
@@ -196,7 +200,17 @@ unsafe impl Send for CacheRef {}
 unsafe impl Sync for CacheRef {}
 
 impl CacheRef {
-    fn get(&self) -> &Cache {
+    /// A reference to `cache`.
+    ///
+    /// # Safety
+    ///
+    /// `cache` must outlive the returned value and everything it is moved into.
+    pub(crate) unsafe fn new(cache: &Cache) -> Self {
+        Self(core::ptr::from_ref(cache))
+    }
+
+    /// The cache.
+    pub(crate) fn get(&self) -> &Cache {
         // SAFETY: type invariant.
         unsafe { &*self.0 }
     }
@@ -251,7 +265,28 @@ impl Registry {
                 .run(&self.find(&name)?.cache, CpuOp::Flush)
                 .map(|_| ()),
             Command::Validate(name) => self.validate(&self.find(&name)?.cache),
-            Command::StressStart(..) | Command::StressStop(_) => Err(EOPNOTSUPP),
+            Command::StressStart(name, opts) => {
+                let e = self.find(&name)?;
+                // The set of online CPUs must not change while threads are bound to them.
+                let _cpus = CpusReadGuard::lock();
+                let mut stress = e.stress.lock();
+                if stress.is_some() {
+                    return Err(EBUSY);
+                }
+                // SAFETY: the run is stored in the entry, which drops it before the cache.
+                let run = StressRun::start(unsafe { CacheRef::new(&e.cache) }, opts)?;
+                pr_info!("stress {:?}: {} threads started\n", name, run.threads());
+                *stress = Some(run);
+                Ok(())
+            }
+            Command::StressStop(name) => {
+                let e = self.find(&name)?;
+                let run = e.stress.lock().take().ok_or(ESRCH)?;
+                // Stops every thread and returns every object, outside the stress mutex.
+                drop(run);
+                pr_info!("stress {:?}: stopped\n", name);
+                Ok(())
+            }
         }
     }
 
@@ -276,13 +311,16 @@ impl Registry {
         let stats = KBox::pin_init(
             dir.read_callback_file(
                 c"stats",
-                CacheRef(core::ptr::from_ref(&*cache)),
+                // SAFETY: the file is dropped before the cache (field order of `Entry`).
+                unsafe { CacheRef::new(&cache) },
                 &|r: &CacheRef, f| write_stats(r.get(), f),
             ),
             GFP_KERNEL,
         )?;
+        let stress = KBox::pin_init(new_mutex!(None, "rslab_stress_mutex"), GFP_KERNEL)?;
         let entry = Arc::new(
             Entry {
+                stress,
                 _stats: stats,
                 _dir: dir,
                 cache,
@@ -297,6 +335,10 @@ impl Registry {
     /// then the flush mutex), and only then takes the slab mutex: never the other way round.
     fn destroy(&self, name: &Name) -> Result {
         let e = self.find(name)?;
+        if e.stress.lock().is_some() {
+            pr_warn!("destroy {:?}: stress is running\n", name);
+            return Err(EBUSY);
+        }
         {
             let _cpus = CpusReadGuard::lock();
             self.flusher.run_cpus_locked(&e.cache, CpuOp::Flush)?;
@@ -373,6 +415,7 @@ impl Registry {
             let Some(e) = self.caches.lock().pop() else {
                 break;
             };
+            drop(e.stress.lock().take());
             let _cpus = CpusReadGuard::lock();
             let _ = self.flusher.run_cpus_locked(&e.cache, CpuOp::Flush);
             let inuse = e.cache.inuse();
@@ -433,6 +476,14 @@ fn write_stats(c: &Cache, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result
     writeln!(f, "slabs_freed {}", s.slabs_freed.load(Relaxed))?;
     writeln!(f, "debug_errors {}", s.debug_errors.load(Relaxed))?;
     writeln!(f, "quarantined {}", s.quarantined.load(Relaxed))?;
+    writeln!(f, "offline_drained {}", s.offline_drained.load(Relaxed))?;
+    writeln!(f, "live {}", c.live())?;
+    writeln!(f, "stress_iterations {}", s.stress_iterations.load(Relaxed))?;
+    writeln!(f, "stress_allocs {}", s.stress_allocs.load(Relaxed))?;
+    writeln!(f, "stress_frees {}", s.stress_frees.load(Relaxed))?;
+    writeln!(f, "stress_handoffs {}", s.stress_handoffs.load(Relaxed))?;
+    writeln!(f, "stress_alloc_failures {}", s.stress_alloc_failures.load(Relaxed))?;
+    writeln!(f, "stress_pattern_errors {}", s.stress_pattern_errors.load(Relaxed))?;
     for nid in 0..topology::nr_node_ids() {
         if let Some(([p, fu, fr], [tot, free])) = c.node_counts(nid) {
             writeln!(f, "node{}_partial {}", nid, p)?;

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `stress start|stop`: kernel threads bound to each online CPU that allocate and free objects
+//! of one cache in random batches, fill every object with a pattern derived from its address and
+//! check it before it is freed. With `remote=1` a quarter of the objects is handed to a thread on
+//! another CPU (on another node where there is one) to free. These workers are what the hotplug
+//! stress tests run under.
+
+use crate::{
+    cache::Cache,
+    cmd::StressOpts,
+    kthread::{self, CpuThread},
+    pages::Gfp,
+    registry::CacheRef,
+    topology,
+};
+use core::{ptr::NonNull, sync::atomic::Ordering::Relaxed};
+use kernel::{
+    new_spinlock,
+    prelude::*,
+    sync::{Arc, SpinLock},
+};
+
+/// Objects a mailbox holds at most; a full mailbox makes the sender free the object itself.
+const MAILBOX_CAP: usize = 256;
+
+/// State shared by the threads of one run.
+struct Shared {
+    cache: CacheRef,
+    opts: StressOpts,
+    /// One mailbox per thread: objects other threads handed over for it to free.
+    mailboxes: KVec<Pin<KBox<SpinLock<KVec<usize>>>>>,
+    /// The CPU of each thread.
+    cpus: KVec<u32>,
+}
+
+/// One thread's view.
+struct Worker {
+    shared: Arc<Shared>,
+    index: usize,
+    /// Mailbox this thread hands objects to.
+    peer: usize,
+}
+
+/// A running stress run; dropping it stops the threads and returns every object.
+///
+/// # Invariants
+///
+/// The cache outlives the run: a run is stored in its cache's registry entry, which drops it
+/// before the cache.
+pub(crate) struct StressRun {
+    threads: KVec<CpuThread<Worker>>,
+    shared: Arc<Shared>,
+}
+
+fn tag(p: NonNull<u8>) -> u8 {
+    let a = p.as_ptr() as usize;
+    ((a >> 3) ^ (a >> 11) ^ 0x5a) as u8
+}
+
+impl Shared {
+    fn cache(&self) -> &Cache {
+        self.cache.get()
+    }
+
+    fn fill(&self, p: NonNull<u8>) {
+        // SAFETY: `p` is a fresh object of `object_size` bytes owned by this thread.
+        unsafe { core::ptr::write_bytes(p.as_ptr(), tag(p), self.cache().layout.object_size) };
+    }
+
+    /// Checks the pattern and frees the object.
+    fn check_and_free(&self, p: NonNull<u8>) {
+        let size = self.cache().layout.object_size;
+        // SAFETY: `p` is an object of `size` bytes this run allocated and still owns.
+        let bytes = unsafe { core::slice::from_raw_parts(p.as_ptr(), size) };
+        let t = tag(p);
+        if let Some(i) = bytes.iter().position(|&b| b != t) {
+            if self.cache().stats.stress_pattern_errors.fetch_add(1, Relaxed) == 0 {
+                pr_err!("stress {:?}: object {:p} corrupted at byte {}\n", self.cache().name, p.as_ptr(), i);
+            }
+        }
+        // SAFETY: allocated from this cache by this run, freed exactly once here.
+        unsafe { self.cache().free(p) };
+        self.cache().stats.stress_frees.fetch_add(1, Relaxed);
+    }
+
+    fn drain_mailbox(&self, index: usize) {
+        let Some(mb) = self.mailboxes.get(index) else { return };
+        loop {
+            let Some(obj) = mb.lock().pop() else { break };
+            if let Some(p) = NonNull::new(obj as *mut u8) {
+                self.check_and_free(p);
+            }
+        }
+    }
+}
+
+fn xorshift(s: &mut u64) -> u64 {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    *s
+}
+
+fn work(w: &Worker) {
+    let sh = &*w.shared;
+    let batch = sh.opts.batch as usize;
+    let mut held = KVec::<NonNull<u8>>::new();
+    if held.reserve(batch, GFP_KERNEL).is_err() {
+        sh.cache().stats.stress_alloc_failures.fetch_add(1, Relaxed);
+        return;
+    }
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ ((w.index as u64 + 1) << 17);
+    let mut iteration = 0u64;
+    while !kthread::should_stop() {
+        // `batch` is at least 1 (the parser checks); `checked_rem` just has no panic path.
+        let n = 1 + (xorshift(&mut rng) as usize).checked_rem(batch).unwrap_or(0);
+        for _ in 0..n {
+            match sh.cache().alloc(Gfp::KERNEL) {
+                Ok(p) => {
+                    sh.fill(p);
+                    // Capacity was reserved for `batch` objects.
+                    let _ = held.push_within_capacity(p);
+                    sh.cache().stats.stress_allocs.fetch_add(1, Relaxed);
+                }
+                Err(_) => {
+                    sh.cache().stats.stress_alloc_failures.fetch_add(1, Relaxed);
+                    break;
+                }
+            }
+        }
+        sh.drain_mailbox(w.index);
+        while let Some(p) = held.pop() {
+            if sh.opts.remote && w.peer != w.index && xorshift(&mut rng) % 4 == 0 {
+                if let Some(mb) = sh.mailboxes.get(w.peer) {
+                    let mut mb = mb.lock();
+                    if mb.len() < MAILBOX_CAP && mb.push_within_capacity(p.as_ptr() as usize).is_ok() {
+                        sh.cache().stats.stress_handoffs.fetch_add(1, Relaxed);
+                        continue;
+                    }
+                }
+            }
+            sh.check_and_free(p);
+        }
+        iteration += 1;
+        sh.cache().stats.stress_iterations.fetch_add(1, Relaxed);
+        if iteration % 8 == 0 {
+            kthread::sleep_ms(1);
+        }
+    }
+    sh.drain_mailbox(w.index);
+}
+
+impl StressRun {
+    /// Starts `opts.threads_per_cpu` threads on every online CPU for the cache of `entry`.
+    /// The caller holds the CPU hotplug lock, so the set of online CPUs is stable meanwhile.
+    pub(crate) fn start(cache: CacheRef, opts: StressOpts) -> Result<Self> {
+        let mut cpus = KVec::new();
+        for cpu in 0..topology::nr_cpu_ids() {
+            if topology::cpu_online(cpu) {
+                for _ in 0..opts.threads_per_cpu {
+                    cpus.push(cpu, GFP_KERNEL)?;
+                }
+            }
+        }
+        let mut mailboxes = KVec::with_capacity(cpus.len(), GFP_KERNEL)?;
+        for _ in 0..cpus.len() {
+            let mut v = KVec::new();
+            v.reserve(MAILBOX_CAP, GFP_KERNEL)?;
+            mailboxes.push(KBox::pin_init(new_spinlock!(v, "rslab_stress_mailbox"), GFP_KERNEL)?, GFP_KERNEL)?;
+        }
+        let shared = Arc::new(Shared { cache, opts, mailboxes, cpus }, GFP_KERNEL)?;
+        let n = shared.cpus.len();
+        let mut threads = KVec::with_capacity(n, GFP_KERNEL)?;
+        for index in 0..n {
+            let cpu = shared.cpus[index];
+            let node = topology::cpu_to_node(cpu);
+            // Hand objects to the next thread on another node if there is one, else on
+            // another CPU.
+            let others = (1..n).map(|k| (index + k) % n);
+            let peer = others
+                .clone()
+                .find(|&j| topology::cpu_to_node(shared.cpus[j]) != node)
+                .or_else(|| others.clone().find(|&j| shared.cpus[j] != cpu))
+                .unwrap_or(index);
+            let w = Worker { shared: shared.clone(), index, peer };
+            // On failure, `threads` is dropped: the started ones are stopped.
+            threads.push(CpuThread::spawn(cpu, w, work)?, GFP_KERNEL)?;
+        }
+        Ok(Self { threads, shared })
+    }
+
+    /// Number of threads.
+    pub(crate) fn threads(&self) -> usize {
+        self.threads.len()
+    }
+}
+
+impl Drop for StressRun {
+    fn drop(&mut self) {
+        // Stop every thread first (each frees what it holds), then free what is left in
+        // mailboxes of threads that had already exited.
+        self.threads.clear();
+        for i in 0..self.shared.mailboxes.len() {
+            self.shared.drain_mailbox(i);
+        }
+    }
+}
