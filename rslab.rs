@@ -20,6 +20,10 @@
 //! 3. the slab mutex (the list of caches) — [`registry::Registry`]
 //! 4. a per-node list lock (spinlock, interrupts disabled) — `cache::NodeData`
 //!
+//! Besides these: a cache's stress mutex is taken with at most `cpus_read_lock` held (or, in
+//! hotplug callbacks, after the slab mutex); the debug slab index and the stress mailboxes are
+//! spinlocks taken last, with nothing nested inside.
+//!
 //! The per-CPU object arrays take no lock: they are touched only by their own CPU with
 //! interrupts off, or, while their CPU is offline, by a holder of the CPU hotplug lock.
 
@@ -44,6 +48,8 @@ mod cpuhp;
 mod info;
 #[path = "rslab/kmem.rs"]
 mod kmem;
+#[path = "rslab/kthread.rs"]
+mod kthread;
 #[path = "rslab/kunit.rs"]
 mod kunit;
 #[path = "rslab/layout.rs"]
@@ -52,8 +58,6 @@ mod layout;
 mod pages;
 #[path = "rslab/registry.rs"]
 mod registry;
-#[path = "rslab/kthread.rs"]
-mod kthread;
 #[path = "rslab/slab.rs"]
 mod slab;
 #[path = "rslab/stress.rs"]

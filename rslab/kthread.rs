@@ -53,10 +53,17 @@ impl<T: Send + Sync + 'static> CpuThread<T> {
     /// Starts a thread named `rslab_stress/<cpu>` bound to `cpu`, running `f(&value)`.
     pub(crate) fn spawn(cpu: u32, value: T, f: fn(&T)) -> Result<Self> {
         let data = Arc::new((value, f), GFP_KERNEL)?;
-        let raw = core::ptr::from_ref::<Payload<T>>(&data).cast_mut().cast::<c_void>();
+        let raw = core::ptr::from_ref::<Payload<T>>(&data)
+            .cast_mut()
+            .cast::<c_void>();
         // SAFETY: `trampoline` matches `raw`'s type; the name format takes the CPU number.
         let task = unsafe {
-            bindings::kthread_create_on_cpu(Some(Self::trampoline), raw, cpu, c"rslab_stress/%u".as_char_ptr())
+            bindings::kthread_create_on_cpu(
+                Some(Self::trampoline),
+                raw,
+                cpu,
+                c"rslab_stress/%u".as_char_ptr(),
+            )
         };
         // `IS_ERR()`: the last page of the address space holds error codes.
         if task.is_null() || task as usize >= (-4095isize) as usize {
@@ -68,7 +75,10 @@ impl<T: Send + Sync + 'static> CpuThread<T> {
             bindings::get_task_struct(task);
             bindings::wake_up_process(task);
         }
-        Ok(Self { task: NonNull::new(task).ok_or(ENOMEM)?, data })
+        Ok(Self {
+            task: NonNull::new(task).ok_or(ENOMEM)?,
+            data,
+        })
     }
 }
 

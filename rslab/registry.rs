@@ -482,8 +482,16 @@ fn write_stats(c: &Cache, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result
     writeln!(f, "stress_allocs {}", s.stress_allocs.load(Relaxed))?;
     writeln!(f, "stress_frees {}", s.stress_frees.load(Relaxed))?;
     writeln!(f, "stress_handoffs {}", s.stress_handoffs.load(Relaxed))?;
-    writeln!(f, "stress_alloc_failures {}", s.stress_alloc_failures.load(Relaxed))?;
-    writeln!(f, "stress_pattern_errors {}", s.stress_pattern_errors.load(Relaxed))?;
+    writeln!(
+        f,
+        "stress_alloc_failures {}",
+        s.stress_alloc_failures.load(Relaxed)
+    )?;
+    writeln!(
+        f,
+        "stress_pattern_errors {}",
+        s.stress_pattern_errors.load(Relaxed)
+    )?;
     for nid in 0..topology::nr_node_ids() {
         if let Some(([p, fu, fr], [tot, free])) = c.node_counts(nid) {
             writeln!(f, "node{}_partial {}", nid, p)?;

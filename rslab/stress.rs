@@ -75,8 +75,19 @@ impl Shared {
         let bytes = unsafe { core::slice::from_raw_parts(p.as_ptr(), size) };
         let t = tag(p);
         if let Some(i) = bytes.iter().position(|&b| b != t) {
-            if self.cache().stats.stress_pattern_errors.fetch_add(1, Relaxed) == 0 {
-                pr_err!("stress {:?}: object {:p} corrupted at byte {}\n", self.cache().name, p.as_ptr(), i);
+            if self
+                .cache()
+                .stats
+                .stress_pattern_errors
+                .fetch_add(1, Relaxed)
+                == 0
+            {
+                pr_err!(
+                    "stress {:?}: object {:p} corrupted at byte {}\n",
+                    self.cache().name,
+                    p.as_ptr(),
+                    i
+                );
             }
         }
         // SAFETY: allocated from this cache by this run, freed exactly once here.
@@ -85,7 +96,9 @@ impl Shared {
     }
 
     fn drain_mailbox(&self, index: usize) {
-        let Some(mb) = self.mailboxes.get(index) else { return };
+        let Some(mb) = self.mailboxes.get(index) else {
+            return;
+        };
         loop {
             let Some(obj) = mb.lock().pop() else { break };
             if let Some(p) = NonNull::new(obj as *mut u8) {
@@ -114,7 +127,10 @@ fn work(w: &Worker) {
     let mut iteration = 0u64;
     while !kthread::should_stop() {
         // `batch` is at least 1 (the parser checks); `checked_rem` just has no panic path.
-        let n = 1 + (xorshift(&mut rng) as usize).checked_rem(batch).unwrap_or(0);
+        let n = 1
+            + (xorshift(&mut rng) as usize)
+                .checked_rem(batch)
+                .unwrap_or(0);
         for _ in 0..n {
             match sh.cache().alloc(Gfp::KERNEL) {
                 Ok(p) => {
@@ -134,7 +150,9 @@ fn work(w: &Worker) {
             if sh.opts.remote && w.peer != w.index && xorshift(&mut rng) % 4 == 0 {
                 if let Some(mb) = sh.mailboxes.get(w.peer) {
                     let mut mb = mb.lock();
-                    if mb.len() < MAILBOX_CAP && mb.push_within_capacity(p.as_ptr() as usize).is_ok() {
+                    if mb.len() < MAILBOX_CAP
+                        && mb.push_within_capacity(p.as_ptr() as usize).is_ok()
+                    {
                         sh.cache().stats.stress_handoffs.fetch_add(1, Relaxed);
                         continue;
                     }
@@ -167,9 +185,20 @@ impl StressRun {
         for _ in 0..cpus.len() {
             let mut v = KVec::new();
             v.reserve(MAILBOX_CAP, GFP_KERNEL)?;
-            mailboxes.push(KBox::pin_init(new_spinlock!(v, "rslab_stress_mailbox"), GFP_KERNEL)?, GFP_KERNEL)?;
+            mailboxes.push(
+                KBox::pin_init(new_spinlock!(v, "rslab_stress_mailbox"), GFP_KERNEL)?,
+                GFP_KERNEL,
+            )?;
         }
-        let shared = Arc::new(Shared { cache, opts, mailboxes, cpus }, GFP_KERNEL)?;
+        let shared = Arc::new(
+            Shared {
+                cache,
+                opts,
+                mailboxes,
+                cpus,
+            },
+            GFP_KERNEL,
+        )?;
         let n = shared.cpus.len();
         let mut threads = KVec::with_capacity(n, GFP_KERNEL)?;
         for index in 0..n {
@@ -183,7 +212,11 @@ impl StressRun {
                 .find(|&j| topology::cpu_to_node(shared.cpus[j]) != node)
                 .or_else(|| others.clone().find(|&j| shared.cpus[j] != cpu))
                 .unwrap_or(index);
-            let w = Worker { shared: shared.clone(), index, peer };
+            let w = Worker {
+                shared: shared.clone(),
+                index,
+                peer,
+            };
             // On failure, `threads` is dropped: the started ones are stopped.
             threads.push(CpuThread::spawn(cpu, w, work)?, GFP_KERNEL)?;
         }
