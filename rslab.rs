@@ -44,6 +44,8 @@ mod cpu_work;
 mod cpuarray;
 #[path = "rslab/cpuhp.rs"]
 mod cpuhp;
+#[path = "rslab/hotplug.rs"]
+mod hotplug;
 #[path = "rslab/info.rs"]
 mod info;
 #[path = "rslab/kmem.rs"]
@@ -54,8 +56,12 @@ mod kthread;
 mod kunit;
 #[path = "rslab/layout.rs"]
 mod layout;
+#[path = "rslab/notifier.rs"]
+mod notifier;
 #[path = "rslab/pages.rs"]
 mod pages;
+#[path = "rslab/reaper.rs"]
+mod reaper;
 #[path = "rslab/registry.rs"]
 mod registry;
 #[path = "rslab/slab.rs"]
@@ -71,7 +77,16 @@ module! {
     authors: ["The rslab developers"],
     description: "rslab: a hotplug-safe slab allocator in Rust",
     license: "GPL",
+    params: {
+        reap_interval_ms: u32 {
+            default: 1000,
+            description: "Per-CPU reaper interval in milliseconds (10..=60000)",
+        },
+    },
 }
+
+/// Accepted range of `reap_interval_ms`.
+const REAP_INTERVAL_MS: core::ops::RangeInclusive<u32> = 10..=60000;
 
 /// A pointer to the registry for the debugfs files.
 ///
@@ -109,6 +124,45 @@ fn control_write(r: &RegRef, reader: &mut UserSliceReader) -> Result {
     r.get().execute(cmd)
 }
 
+/// rslab's hooks into CPU and memory hotplug, in the order they are removed.
+struct Hooks {
+    _memory: Pin<KBox<notifier::Notifier>>,
+    _node: Pin<KBox<notifier::Notifier>>,
+    /// Removal runs the offline callback on every online CPU: reapers and stress threads stop.
+    _online: cpuhp::CpuhpState,
+    /// Removal does not run the dead callback (every CPU is alive).
+    _prepare: cpuhp::CpuhpState,
+}
+
+impl Hooks {
+    fn register() -> Result<Self> {
+        use kernel::bindings::{cpuhp_state_CPUHP_AP_ONLINE_DYN, cpuhp_state_CPUHP_BP_PREPARE_DYN};
+        let prepare = cpuhp::CpuhpState::setup(
+            cpuhp_state_CPUHP_BP_PREPARE_DYN,
+            c"mm/rslab:prepare",
+            hotplug::cpu_prepare,
+            hotplug::cpu_dead,
+            false,
+        )?;
+        let online = cpuhp::CpuhpState::setup(
+            cpuhp_state_CPUHP_AP_ONLINE_DYN,
+            c"mm/rslab:online",
+            hotplug::cpu_online,
+            hotplug::cpu_offline,
+            true,
+        )?;
+        let node = notifier::Notifier::register(notifier::Chain::Node, hotplug::node_event, 0)?;
+        let memory =
+            notifier::Notifier::register(notifier::Chain::Memory, hotplug::memory_event, 0)?;
+        Ok(Self {
+            _memory: memory,
+            _node: node,
+            _online: online,
+            _prepare: prepare,
+        })
+    }
+}
+
 /// The module instance: owns the registry and the debugfs tree.
 #[pin_data(PinnedDrop)]
 struct Rslab {
@@ -119,24 +173,54 @@ struct Rslab {
     _control: File<RegRef>,
     #[pin]
     _slabinfo: File<RegRef>,
+    #[pin]
+    _reaper: File<RegRef>,
+    #[pin]
+    _hotplug: File<RegRef>,
+    /// Taken (unregistered) first in `drop`.
+    hooks: Option<Hooks>,
     registry: Pin<KBox<registry::Registry>>,
     _dir: Dir,
 }
 
 impl kernel::InPlaceModule for Rslab {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        let interval = module_parameters::reap_interval_ms.value();
         let dir = Dir::new(c"rslab");
-        let registry = KBox::pin_init(registry::Registry::new(&dir), GFP_KERNEL);
+        let registry = if REAP_INTERVAL_MS.contains(&interval) {
+            KBox::pin_init(registry::Registry::new(&dir, interval), GFP_KERNEL)
+        } else {
+            pr_err!(
+                "reap_interval_ms={} is outside {:?}\n",
+                interval,
+                REAP_INTERVAL_MS
+            );
+            Err(EINVAL)
+        };
         let ptr = registry
             .as_ref()
             .map_or(core::ptr::null(), |r| core::ptr::from_ref(&**r));
-        pr_info!("rslab {} loaded\n", info::VERSION);
+        let hooks = registry.as_ref().map_err(|e| *e).and_then(|r| {
+            // SAFETY: the registry lives until `Rslab` is dropped, whose `drop` unregisters
+            // every hook and stops the reapers before `clear_global`; if registering the hooks
+            // fails, none is registered and the global is cleared right away.
+            unsafe { registry::set_global(r) };
+            Hooks::register().inspect_err(|_| registry::clear_global())
+        });
+        pr_info!(
+            "rslab {} loaded (reap_interval_ms={})\n",
+            info::VERSION,
+            interval
+        );
         try_pin_init!(Self {
-            // First, so that no file is created if it failed.
+            // First, so that no file is created if they failed.
             registry: registry?,
+            hooks: Some(hooks?),
             _info <- dir.read_only_file(c"info", info::Info),
             _control <- dir.write_callback_file(c"control", RegRef(ptr), &control_write),
             _slabinfo <- dir.read_callback_file(c"slabinfo", RegRef(ptr), &|r: &RegRef, f| r.get().slabinfo(f)),
+            _reaper <- dir.read_callback_file(c"reaper", RegRef(ptr), &|r: &RegRef, f| r.get().reapers.show(f)),
+            _hotplug <- dir.read_callback_file(c"hotplug", RegRef(ptr), &|r: &RegRef, f| r.get().show_hotplug(f)),
             _dir: dir,
         })
     }
@@ -145,7 +229,13 @@ impl kernel::InPlaceModule for Rslab {
 #[pinned_drop]
 impl PinnedDrop for Rslab {
     fn drop(self: Pin<&mut Self>) {
-        self.registry.shutdown();
-        pr_info!("rslab unloaded\n");
+        // SAFETY: `hooks` is not structurally pinned: taking it moves nothing pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        // Notifiers off, then every online CPU's offline callback (reapers and stress threads
+        // stop), then the dead-callback state (not invoked: every CPU is alive).
+        drop(this.hooks.take());
+        this.registry.shutdown();
+        registry::clear_global();
+        pr_info!("unloaded\n");
     }
 }

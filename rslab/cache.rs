@@ -185,6 +185,8 @@ pub(crate) struct CpuSlot {
     node: u32,
     /// Objects held in `cache`, as last stored by the owner: lets `flush_all` skip idle CPUs.
     cached: AtomicU32,
+    /// `allocs + frees` at the reaper's last visit (written by the owner only).
+    reap_mark: AtomicU64,
     pub(crate) stats: CpuStats,
 }
 
@@ -335,6 +337,7 @@ impl Cache {
                     }),
                     node: topology::mem_node(topology::cpu_to_node(cpu)),
                     cached: AtomicU32::new(0),
+                    reap_mark: AtomicU64::new(0),
                     stats: CpuStats::default(),
                 },
                 GFP_KERNEL,
@@ -802,6 +805,48 @@ impl Cache {
             unsafe { self.free_slab(s.cast()) };
         }
         Ok(())
+    }
+
+    /// Whether the cache has a structure for node `nid` (always, for a possible node: they are
+    /// created with the cache and never freed).
+    pub(crate) fn has_node(&self, nid: u32) -> bool {
+        self.node(nid).is_some()
+    }
+
+    /// The reaper's visit on this CPU: objects that sat unused in the array since the last
+    /// visit go back (the oldest batch), so does the remote buffer, and empty slabs of this
+    /// CPU's node beyond one go back to the page allocator. Returns the objects given back.
+    pub(crate) fn reap_local(&self, irq: &LocalInterruptDisabled) -> usize {
+        let Some((slot, cc)) = self.this_cpu(irq) else {
+            return 0;
+        };
+        let st = &slot.stats;
+        let activity = st.allocs.load(Relaxed) + st.frees.load(Relaxed);
+        let idle = slot.reap_mark.load(Relaxed) == activity;
+        slot.reap_mark.store(activity, Relaxed);
+        let mut n = 0;
+        if idle && !cc.objs.is_empty() {
+            n += cc.objs.len().min(self.batch.max(1));
+            self.give_back(&mut cc.objs, self.batch.max(1), None);
+            bump(&st.flushes);
+        }
+        if !cc.remote.is_empty() {
+            n += cc.remote.len();
+            self.give_back(&mut cc.remote, REMOTE_CAP, None);
+        }
+        slot.cached
+            .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
+        if let Some(node) = self.node(slot.node) {
+            let mut surplus = ObjArray::<8>::new();
+            node.lists
+                .lock()
+                .take_surplus(1, self.layout.objects, &mut surplus);
+            while let Some(s) = surplus.pop() {
+                // SAFETY: taken off the free list: empty and unreachable.
+                unsafe { self.free_slab(s.cast()) };
+            }
+        }
+        n
     }
 
     /// Objects held in CPU `cpu`'s arrays, as last stored by that CPU.

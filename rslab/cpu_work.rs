@@ -125,3 +125,120 @@ impl<T: CpuWorkFn> PinnedDrop for CpuWork<T> {
         unsafe { bindings::cancel_work_sync(self.work.get()) };
     }
 }
+
+/// A delayed work item that only ever runs on CPU `cpu`: queued with
+/// `queue_delayed_work_on(cpu, ...)` every time, including when it re-arms itself (seed 000).
+///
+/// # Invariants
+///
+/// `dwork` was initialised with [`Self::run_raw`] as its function and an irq-safe timer, and is
+/// only queued with `queue_delayed_work_on(self.cpu, ...)`.
+#[pin_data(PinnedDrop)]
+pub(crate) struct CpuDelayedWork<T: CpuWorkFn> {
+    #[pin]
+    dwork: Opaque<bindings::delayed_work>,
+    cpu: u32,
+    /// The work's state.
+    pub(crate) data: T,
+    #[pin]
+    _pin: PhantomPinned,
+}
+
+// SAFETY: as for `CpuWork`.
+unsafe impl<T: CpuWorkFn> Send for CpuDelayedWork<T> {}
+// SAFETY: as for `CpuWork`.
+unsafe impl<T: CpuWorkFn> Sync for CpuDelayedWork<T> {}
+
+impl<T: CpuWorkFn> CpuDelayedWork<T> {
+    /// A delayed work item for `cpu` carrying `data`.
+    pub(crate) fn new(
+        cpu: u32,
+        data: T,
+        name: &'static CStr,
+        key: Pin<&'static LockClassKey>,
+        timer_key: Pin<&'static LockClassKey>,
+    ) -> impl PinInit<Self> {
+        pin_init!(Self {
+            dwork <- Opaque::ffi_init(|slot: *mut bindings::delayed_work| {
+                // SAFETY: `slot` is the delayed work's storage; `run_raw` expects exactly this
+                // container; the timer is the one `delayed_work` requires (irq-safe, calling
+                // `delayed_work_timer_fn`), as `kernel::workqueue::DelayedWork` sets it up.
+                unsafe {
+                    bindings::init_work_with_key(
+                        core::ptr::addr_of_mut!((*slot).work),
+                        Some(Self::run_raw),
+                        false,
+                        name.as_char_ptr(),
+                        key.as_ptr(),
+                    );
+                    bindings::timer_init_key(
+                        core::ptr::addr_of_mut!((*slot).timer),
+                        Some(bindings::delayed_work_timer_fn),
+                        bindings::TIMER_IRQSAFE,
+                        name.as_char_ptr(),
+                        timer_key.as_ptr(),
+                    );
+                }
+            }),
+            cpu,
+            data,
+            _pin: PhantomPinned,
+        })
+    }
+
+    /// The C work function.
+    ///
+    /// # Safety
+    ///
+    /// `work` must be the `work` field of the `delayed_work` of a live, pinned
+    /// `CpuDelayedWork<T>`, as the workqueue core guarantees for this function (type invariant).
+    unsafe extern "C" fn run_raw(work: *mut bindings::work_struct) {
+        // SAFETY: `work` is the first field of a `delayed_work` (`to_delayed_work()`), which is
+        // the `dwork` field of a live `Self`.
+        let this = unsafe {
+            let dwork = kernel::container_of!(work, bindings::delayed_work, work);
+            &*kernel::container_of!(Opaque::cast_from(dwork), Self, dwork)
+        };
+        this.data.run(this.cpu);
+    }
+
+    /// The CPU this work belongs to.
+    pub(crate) fn cpu(&self) -> u32 {
+        self.cpu
+    }
+
+    /// Queues the work on its own CPU after `delay` jiffies. Returns `false` if it was already
+    /// pending or is disabled.
+    pub(crate) fn queue(&self, wq: &Wq, delay: kernel::ffi::c_ulong) -> bool {
+        // SAFETY: `dwork` is initialised and pinned; `wq` is live.
+        unsafe {
+            bindings::queue_delayed_work_on(
+                self.cpu as i32,
+                wq.ptr.as_ptr(),
+                self.dwork.get(),
+                delay,
+            )
+        }
+    }
+
+    /// Cancels the work, waits for a running instance, and keeps it from being queued again
+    /// until [`Self::enable`].
+    pub(crate) fn disable_sync(&self) {
+        // SAFETY: `dwork` is initialised and pinned.
+        unsafe { bindings::disable_delayed_work_sync(self.dwork.get()) };
+    }
+
+    /// Allows queueing again after [`Self::disable_sync`].
+    pub(crate) fn enable(&self) {
+        // SAFETY: `dwork` is initialised and pinned.
+        unsafe { bindings::enable_delayed_work(self.dwork.get()) };
+    }
+}
+
+#[pinned_drop]
+impl<T: CpuWorkFn> PinnedDrop for CpuDelayedWork<T> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: `dwork` is initialised; afterwards it is neither queued nor running.
+        unsafe { bindings::disable_delayed_work_sync(self.dwork.get()) };
+    }
+}

@@ -2,7 +2,7 @@
 
 //! The CPU hotplug lock, as a guard.
 
-use kernel::bindings;
+use kernel::{bindings, str::CStrExt};
 
 /// Holds `cpus_read_lock()`: no CPU goes online or offline until it is dropped.
 pub(crate) struct CpusReadGuard(());
@@ -29,4 +29,59 @@ impl Drop for CpusReadGuard {
 pub(crate) fn assert_cpus_held() {
     // SAFETY: only inspects lockdep state.
     unsafe { bindings::lockdep_assert_cpus_held() };
+}
+
+/// A CPU hotplug callback: `fn(cpu) -> 0 or -errno`.
+pub(crate) type CpuhpFn = unsafe extern "C" fn(cpu: u32) -> i32;
+
+/// A registered dynamic CPU hotplug state (`cpuhp_setup_state()`), removed on drop.
+///
+/// # Invariants
+///
+/// `state` was returned by a successful `__cpuhp_setup_state` for a dynamic state.
+pub(crate) struct CpuhpState {
+    state: bindings::cpuhp_state,
+    /// Whether removal calls the teardown for every CPU that reached the state.
+    invoke_on_remove: bool,
+}
+
+impl CpuhpState {
+    /// Registers `startup`/`teardown` at the dynamic state `dyn_state` (`CPUHP_AP_ONLINE_DYN` or
+    /// `CPUHP_BP_PREPARE_DYN`), calling `startup` now for every CPU already past it.
+    /// `invoke_on_remove` says whether `teardown` runs for those CPUs at removal: a "dead"
+    /// teardown must not (the CPUs are alive), an "offline" one must.
+    pub(crate) fn setup(
+        dyn_state: bindings::cpuhp_state,
+        name: &'static kernel::str::CStr,
+        startup: CpuhpFn,
+        teardown: CpuhpFn,
+        invoke_on_remove: bool,
+    ) -> kernel::error::Result<Self> {
+        // SAFETY: `name` is static; the callbacks are valid functions for the module's life
+        // (the state is removed in `drop`, before the module text goes).
+        let ret = unsafe {
+            bindings::__cpuhp_setup_state(
+                dyn_state,
+                name.as_char_ptr(),
+                true,
+                Some(startup),
+                Some(teardown),
+                false,
+            )
+        };
+        if ret < 0 {
+            return Err(kernel::error::Error::from_errno(ret));
+        }
+        Ok(Self {
+            state: ret as bindings::cpuhp_state,
+            invoke_on_remove,
+        })
+    }
+}
+
+impl Drop for CpuhpState {
+    fn drop(&mut self) {
+        // SAFETY: registered in `setup` (invariant); removal waits for running callbacks.
+        unsafe { bindings::__cpuhp_remove_state(self.state, self.invoke_on_remove) };
+    }
 }

@@ -13,13 +13,15 @@ use crate::{
     cpu_work::{CpuWork, CpuWorkFn, Wq},
     cpuhp::{self, CpusReadGuard},
     kmem::KmemBox,
+    reaper::Reapers,
     stress::StressRun,
     topology,
 };
 use core::{
+    ops::{Deref, DerefMut},
     pin::Pin,
     ptr::null_mut,
-    sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering::*},
+    sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*},
 };
 use kernel::{
     debugfs::{Dir, File},
@@ -27,7 +29,8 @@ use kernel::{
     new_mutex,
     prelude::*,
     str::CString,
-    sync::{Arc, Mutex},
+    sync::{lock::mutex::MutexBackend, lock::Guard, Arc, Mutex},
+    task::Task,
 };
 
 /// What a per-CPU work item does to one cache on its CPU.
@@ -113,6 +116,11 @@ impl Flusher {
         }? Error)
     }
 
+    /// rslab's per-CPU workqueue.
+    pub(crate) fn wq(&self) -> &Wq {
+        &self.wq
+    }
+
     /// `flush_all` for a caller that does not hold the CPU hotplug lock.
     pub(crate) fn run(&self, cache: &Cache, op: CpuOp) -> Result<usize> {
         let _cpus = CpusReadGuard::lock();
@@ -125,6 +133,11 @@ impl Flusher {
     /// Returns the number of objects drained or found.
     pub(crate) fn run_cpus_locked(&self, cache: &Cache, op: CpuOp) -> Result<usize> {
         cpuhp::assert_cpus_held();
+        // The rule of seed 001: never the flush mutex under the slab mutex.
+        if slab_mutex_held_by_current() {
+            kernel::warn_on!(true);
+            return Err(EDEADLK);
+        }
         let _flush = self.lock.lock();
         let mut total = 0;
         let mut failed = false;
@@ -173,6 +186,98 @@ impl Flusher {
         }
         Ok(total)
     }
+}
+
+/// The task holding the slab mutex, if any: lets `flush_all` assert that it is never called
+/// with the slab mutex held, which lockdep alone would only notice once a cycle closes.
+static SLAB_MUTEX_OWNER: AtomicPtr<kernel::bindings::task_struct> = AtomicPtr::new(null_mut());
+
+fn slab_mutex_held_by_current() -> bool {
+    SLAB_MUTEX_OWNER.load(Relaxed) == Task::current_raw()
+}
+
+/// The slab mutex, held; records its owner for [`slab_mutex_held_by_current`].
+pub(crate) struct SlabGuard<'a>(Guard<'a, KVec<Arc<Entry>>, MutexBackend>);
+
+impl<'a> SlabGuard<'a> {
+    fn new(g: Guard<'a, KVec<Arc<Entry>>, MutexBackend>) -> Self {
+        SLAB_MUTEX_OWNER.store(Task::current_raw(), Relaxed);
+        Self(g)
+    }
+}
+
+impl Drop for SlabGuard<'_> {
+    fn drop(&mut self) {
+        SLAB_MUTEX_OWNER.store(null_mut(), Relaxed);
+    }
+}
+
+impl Deref for SlabGuard<'_> {
+    type Target = KVec<Arc<Entry>>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for SlabGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+/// The registry, for hotplug callbacks, notifiers and the reaper (C entry points with no
+/// other way to reach it).
+///
+/// # Invariants
+///
+/// Null, or a registry that stays alive until it is set back to null: the module sets it after
+/// creating the registry and clears it only after every callback, notifier and reaper that
+/// reads it is gone.
+static REGISTRY: AtomicPtr<Registry> = AtomicPtr::new(null_mut());
+
+/// The registry, if the module is up.
+pub(crate) fn global() -> Option<&'static Registry> {
+    let p = REGISTRY.load(Acquire);
+    // SAFETY: null or alive for as long as any caller can run (invariant).
+    (!p.is_null()).then(|| unsafe { &*p })
+}
+
+/// Publishes `r` to the C entry points.
+///
+/// # Safety
+///
+/// `r` must stay alive until [`clear_global`] is called, and [`clear_global`] must be called
+/// only after every hotplug callback, notifier and reaper is unregistered or stopped.
+pub(crate) unsafe fn set_global(r: &Registry) {
+    REGISTRY.store(core::ptr::from_ref(r).cast_mut(), Release);
+}
+
+/// Withdraws the registry from the C entry points.
+pub(crate) fn clear_global() {
+    REGISTRY.store(null_mut(), Release);
+}
+
+/// Counters of hotplug events seen, for the `hotplug` debugfs file.
+#[derive(Default)]
+pub(crate) struct HotplugStats {
+    pub(crate) cpu_prepare: AtomicU64,
+    pub(crate) cpu_dead: AtomicU64,
+    pub(crate) cpu_online: AtomicU64,
+    pub(crate) cpu_offline: AtomicU64,
+    pub(crate) dead_drained: AtomicU64,
+    pub(crate) node_adding_first: AtomicU64,
+    pub(crate) node_added_first: AtomicU64,
+    pub(crate) node_removing_last: AtomicU64,
+    pub(crate) node_removed_last: AtomicU64,
+    pub(crate) node_cancel: AtomicU64,
+    pub(crate) node_structs_reused: AtomicU64,
+    pub(crate) mem_going_offline: AtomicU64,
+    pub(crate) mem_offline: AtomicU64,
+    pub(crate) mem_going_online: AtomicU64,
+    pub(crate) mem_online: AtomicU64,
+    pub(crate) mem_cancel: AtomicU64,
+    pub(crate) flushed_for_offline: AtomicU64,
+    pub(crate) shrunk_for_offline: AtomicU64,
 }
 
 /// A cache on the list, with its debugfs directory. Shared (`Arc`) so that a command can use
@@ -226,6 +331,8 @@ pub(crate) struct Registry {
     pub(crate) flusher: Flusher,
     caches_dir: Dir,
     meta: Meta,
+    pub(crate) reapers: Reapers,
+    pub(crate) hotplug: HotplugStats,
 }
 
 fn cstring(name: &Name) -> Result<CString> {
@@ -234,13 +341,69 @@ fn cstring(name: &Name) -> Result<CString> {
 
 impl Registry {
     /// Creates the registry; per-cache directories go under `dir/caches/`.
-    pub(crate) fn new(dir: &Dir) -> impl PinInit<Self, Error> + '_ {
+    pub(crate) fn new(dir: &Dir, reap_interval_ms: u32) -> impl PinInit<Self, Error> + '_ {
         try_pin_init!(Self {
             caches <- new_mutex!(KVec::new(), "rslab_slab_mutex"),
             flusher <- Flusher::new(c"rslab"),
             caches_dir: dir.subdir(c"caches"),
             meta: Meta::new(c"rslab_cache", c"rslab_node")?,
+            reapers: Reapers::new(reap_interval_ms)?,
+            hotplug: HotplugStats::default(),
         }? Error)
+    }
+
+    /// Takes the slab mutex.
+    pub(crate) fn lock_caches(&self) -> SlabGuard<'_> {
+        SlabGuard::new(self.caches.lock())
+    }
+
+    /// Tries the slab mutex (the reaper never waits for it).
+    pub(crate) fn try_lock_caches(&self) -> Option<SlabGuard<'_>> {
+        self.caches.try_lock().map(SlabGuard::new)
+    }
+
+    /// rslab's per-CPU workqueue.
+    pub(crate) fn wq(&self) -> &Wq {
+        self.flusher.wq()
+    }
+
+    /// Every cache, referenced, so that the slab mutex need not be held while using them.
+    fn snapshot(&self) -> Result<KVec<Arc<Entry>>> {
+        let caches = self.lock_caches();
+        let mut v = KVec::with_capacity(caches.len(), GFP_KERNEL)?;
+        for e in caches.iter() {
+            v.push(e.clone(), GFP_KERNEL)?;
+        }
+        Ok(v)
+    }
+
+    /// Flushes every CPU's arrays of every cache and returns empty slabs: memory going offline
+    /// must not be kept busy by rslab. The caller (a memory or node notifier) holds the CPU
+    /// hotplug lock; the slab mutex is *not* held while flushing (lock order).
+    pub(crate) fn flush_and_shrink_all_cpus_locked(&self) {
+        cpuhp::assert_cpus_held();
+        let Ok(caches) = self.snapshot() else { return };
+        for e in caches.iter() {
+            if let Ok(n) = self.flusher.run_cpus_locked(&e.cache, CpuOp::Flush) {
+                self.hotplug
+                    .flushed_for_offline
+                    .fetch_add(n as u64, Relaxed);
+            }
+            let n = e.cache.shrink_nodes();
+            self.hotplug.shrunk_for_offline.fetch_add(n as u64, Relaxed);
+        }
+    }
+
+    /// Calls `f` on every cache's stress run, under the slab mutex and the run's stress mutex
+    /// (the CPU hotplug callbacks: lock order cpus -> slab -> stress).
+    pub(crate) fn for_each_stress(&self, mut f: impl FnMut(&mut StressRun)) {
+        let caches = self.lock_caches();
+        for e in caches.iter() {
+            let mut stress = e.stress.lock();
+            if let Some(run) = &mut *stress {
+                f(run);
+            }
+        }
     }
 
     /// Runs one control command.
@@ -292,7 +455,7 @@ impl Registry {
 
     /// The cache `name`, kept alive by the returned reference after the slab mutex is dropped.
     fn find(&self, name: &Name) -> Result<Arc<Entry>> {
-        let caches = self.caches.lock();
+        let caches = self.lock_caches();
         caches
             .iter()
             .find(|e| e.cache.name == *name)
@@ -301,7 +464,7 @@ impl Registry {
     }
 
     fn create(&self, name: Name, size: usize, align: usize, debug: bool) -> Result {
-        let mut caches = self.caches.lock();
+        let mut caches = self.lock_caches();
         if caches.iter().any(|e| e.cache.name == name) {
             return Err(EEXIST);
         }
@@ -343,7 +506,7 @@ impl Registry {
             let _cpus = CpusReadGuard::lock();
             self.flusher.run_cpus_locked(&e.cache, CpuOp::Flush)?;
         }
-        let mut caches = self.caches.lock();
+        let mut caches = self.lock_caches();
         let pos = caches
             .iter()
             .position(|x| Arc::ptr_eq(x, &e))
@@ -369,6 +532,34 @@ impl Registry {
         validate(&self.flusher, cache)
     }
 
+    /// Writes `hotplug`: the hotplug events seen and what rslab did about them.
+    pub(crate) fn show_hotplug(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let h = &self.hotplug;
+        for (k, v) in [
+            ("cpu_prepare", &h.cpu_prepare),
+            ("cpu_dead", &h.cpu_dead),
+            ("cpu_online", &h.cpu_online),
+            ("cpu_offline", &h.cpu_offline),
+            ("dead_drained_objects", &h.dead_drained),
+            ("node_adding_first_memory", &h.node_adding_first),
+            ("node_added_first_memory", &h.node_added_first),
+            ("node_removing_last_memory", &h.node_removing_last),
+            ("node_removed_last_memory", &h.node_removed_last),
+            ("node_cancel", &h.node_cancel),
+            ("node_structs_reused", &h.node_structs_reused),
+            ("mem_going_offline", &h.mem_going_offline),
+            ("mem_offline", &h.mem_offline),
+            ("mem_going_online", &h.mem_going_online),
+            ("mem_online", &h.mem_online),
+            ("mem_cancel", &h.mem_cancel),
+            ("flushed_for_offline", &h.flushed_for_offline),
+            ("shrunk_for_offline", &h.shrunk_for_offline),
+        ] {
+            writeln!(f, "{} {}", k, v.load(Relaxed))?;
+        }
+        Ok(())
+    }
+
     /// Writes `slabinfo`: `/proc/slabinfo` 2.1's first six columns, then rslab's own.
     pub(crate) fn slabinfo(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         writeln!(f, "slabinfo - version: 2.1 (rslab)")?;
@@ -376,7 +567,7 @@ impl Registry {
             f,
             "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : rslab <stride> <align> <waste_per_slab> <debug> <slabs> <live>"
         )?;
-        let caches = self.caches.lock();
+        let caches = self.lock_caches();
         for e in caches.iter() {
             let c = &e.cache;
             let l = &c.layout;
@@ -412,7 +603,7 @@ impl Registry {
     /// freed with them: nothing can use them once the module is gone).
     pub(crate) fn shutdown(&self) {
         loop {
-            let Some(e) = self.caches.lock().pop() else {
+            let Some(e) = self.lock_caches().pop() else {
                 break;
             };
             drop(e.stress.lock().take());

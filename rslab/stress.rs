@@ -44,12 +44,16 @@ struct Worker {
 
 /// A running stress run; dropping it stops the threads and returns every object.
 ///
+/// It has `threads_per_cpu` slots for every *possible* CPU; a slot has a thread while its CPU
+/// is online. The CPU hotplug callbacks stop a CPU's threads before it goes offline and start
+/// them again when it comes back, under the run's stress mutex.
+///
 /// # Invariants
 ///
 /// The cache outlives the run: a run is stored in its cache's registry entry, which drops it
 /// before the cache.
 pub(crate) struct StressRun {
-    threads: KVec<CpuThread<Worker>>,
+    threads: KVec<Option<CpuThread<Worker>>>,
     shared: Arc<Shared>,
 }
 
@@ -170,15 +174,13 @@ fn work(w: &Worker) {
 }
 
 impl StressRun {
-    /// Starts `opts.threads_per_cpu` threads on every online CPU for the cache of `entry`.
-    /// The caller holds the CPU hotplug lock, so the set of online CPUs is stable meanwhile.
+    /// Starts `opts.threads_per_cpu` threads on every online CPU for `cache`. The caller holds
+    /// the CPU hotplug lock, so the set of online CPUs is stable meanwhile.
     pub(crate) fn start(cache: CacheRef, opts: StressOpts) -> Result<Self> {
         let mut cpus = KVec::new();
         for cpu in 0..topology::nr_cpu_ids() {
-            if topology::cpu_online(cpu) {
-                for _ in 0..opts.threads_per_cpu {
-                    cpus.push(cpu, GFP_KERNEL)?;
-                }
+            for _ in 0..opts.threads_per_cpu {
+                cpus.push(cpu, GFP_KERNEL)?;
             }
         }
         let mut mailboxes = KVec::with_capacity(cpus.len(), GFP_KERNEL)?;
@@ -190,6 +192,7 @@ impl StressRun {
                 GFP_KERNEL,
             )?;
         }
+        let n = cpus.len();
         let shared = Arc::new(
             Shared {
                 cache,
@@ -199,40 +202,84 @@ impl StressRun {
             },
             GFP_KERNEL,
         )?;
-        let n = shared.cpus.len();
         let mut threads = KVec::with_capacity(n, GFP_KERNEL)?;
+        for _ in 0..n {
+            threads.push(None, GFP_KERNEL)?;
+        }
+        let mut run = Self { threads, shared };
+        for cpu in 0..topology::nr_cpu_ids() {
+            if topology::cpu_online(cpu) {
+                // On failure `run` is dropped: the started threads are stopped.
+                run.spawn_cpu(cpu)?;
+            }
+        }
+        Ok(run)
+    }
+
+    /// Starts the threads of `cpu`'s slots that are not running.
+    fn spawn_cpu(&mut self, cpu: u32) -> Result {
+        let sh = &self.shared;
+        let n = sh.cpus.len();
         for index in 0..n {
-            let cpu = shared.cpus[index];
+            if sh.cpus[index] != cpu || self.threads[index].is_some() {
+                continue;
+            }
             let node = topology::cpu_to_node(cpu);
-            // Hand objects to the next thread on another node if there is one, else on
-            // another CPU.
+            // Hand objects to the next slot on another node if there is one, else on another
+            // CPU (that slot's thread may be offline: its mailbox waits for it, or for stop).
             let others = (1..n).map(|k| (index + k) % n);
             let peer = others
                 .clone()
-                .find(|&j| topology::cpu_to_node(shared.cpus[j]) != node)
-                .or_else(|| others.clone().find(|&j| shared.cpus[j] != cpu))
+                .find(|&j| {
+                    topology::cpu_to_node(sh.cpus[j]) != node && topology::cpu_online(sh.cpus[j])
+                })
+                .or_else(|| {
+                    others
+                        .clone()
+                        .find(|&j| sh.cpus[j] != cpu && topology::cpu_online(sh.cpus[j]))
+                })
                 .unwrap_or(index);
             let w = Worker {
-                shared: shared.clone(),
+                shared: sh.clone(),
                 index,
                 peer,
             };
-            // On failure, `threads` is dropped: the started ones are stopped.
-            threads.push(CpuThread::spawn(cpu, w, work)?, GFP_KERNEL)?;
+            self.threads[index] = Some(CpuThread::spawn(cpu, w, work)?);
         }
-        Ok(Self { threads, shared })
+        Ok(())
     }
 
-    /// Number of threads.
+    /// CPU `cpu` came online: start its threads.
+    pub(crate) fn cpu_online(&mut self, cpu: u32) {
+        if let Err(e) = self.spawn_cpu(cpu) {
+            pr_warn!(
+                "stress {:?}: no threads on CPU {}: {:?}\n",
+                self.shared.cache().name,
+                cpu,
+                e
+            );
+        }
+    }
+
+    /// CPU `cpu` is going offline: stop its threads (each frees what it holds).
+    pub(crate) fn cpu_offline(&mut self, cpu: u32) {
+        for (index, t) in self.threads.iter_mut().enumerate() {
+            if self.shared.cpus.get(index) == Some(&cpu) {
+                *t = None;
+            }
+        }
+    }
+
+    /// Number of running threads.
     pub(crate) fn threads(&self) -> usize {
-        self.threads.len()
+        self.threads.iter().filter(|t| t.is_some()).count()
     }
 }
 
 impl Drop for StressRun {
     fn drop(&mut self) {
         // Stop every thread first (each frees what it holds), then free what is left in
-        // mailboxes of threads that had already exited.
+        // mailboxes.
         self.threads.clear();
         for i in 0..self.shared.mailboxes.len() {
             self.shared.drain_mailbox(i);

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The per-CPU reaper (seed 000).
+//!
+//! One delayed work per CPU, which remembers its CPU and is re-armed every time with
+//! `queue_delayed_work_on(<its cpu>, ...)` on rslab's per-CPU workqueue: never an unbound queue.
+//! If it ever runs on another CPU it warns once, counts it and touches nothing. On its CPU it
+//! only *tries* the slab mutex (and skips the round if it is taken), then gives back objects
+//! that sat unused in that CPU's arrays and empty slabs of that CPU's node beyond one.
+//! It is started by the CPU-online callback and stopped synchronously by the CPU-offline one,
+//! which runs before the workqueue core unbinds the CPU's workers.
+
+use crate::{
+    cpu_work::{CpuDelayedWork, CpuWorkFn, Wq},
+    registry, topology,
+};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use kernel::{interrupt::local_interrupt_disable, prelude::*};
+
+/// State of one CPU's reaper.
+#[derive(Default)]
+pub(crate) struct ReapState {
+    pub(crate) runs: AtomicU64,
+    pub(crate) wrong_cpu: AtomicU64,
+    /// Rounds skipped because the slab mutex was taken.
+    pub(crate) skipped: AtomicU64,
+    /// Whether the work is enabled and queued (between online and offline).
+    armed: AtomicBool,
+}
+
+impl CpuWorkFn for ReapState {
+    fn run(&self, cpu: u32) {
+        self.runs.fetch_add(1, Relaxed);
+        let Some(r) = registry::global() else { return };
+        let here = topology::this_cpu();
+        if here != cpu {
+            if self.wrong_cpu.fetch_add(1, Relaxed) == 0 {
+                pr_warn!("reaper of CPU {} ran on CPU {}\n", cpu, here);
+                kernel::warn_on!(true);
+            }
+        } else if let Some(caches) = r.try_lock_caches() {
+            for e in caches.iter() {
+                let irq = local_interrupt_disable();
+                e.cache.reap_local(&irq);
+            }
+        } else {
+            self.skipped.fetch_add(1, Relaxed);
+        }
+        r.reapers.rearm(cpu, r.wq());
+    }
+}
+
+/// Every CPU's reaper.
+pub(crate) struct Reapers {
+    works: KVec<Pin<KBox<CpuDelayedWork<ReapState>>>>,
+    /// Interval in jiffies.
+    interval: kernel::ffi::c_ulong,
+}
+
+impl Reapers {
+    /// One reaper per possible CPU, all stopped, running every `interval_ms` once started.
+    pub(crate) fn new(interval_ms: u32) -> Result<Self> {
+        let n = topology::nr_cpu_ids();
+        let mut works = KVec::with_capacity(n as usize, GFP_KERNEL)?;
+        for cpu in 0..n {
+            let w = KBox::pin_init(
+                CpuDelayedWork::new(
+                    cpu,
+                    ReapState::default(),
+                    c"rslab_reaper",
+                    kernel::static_lock_class!(),
+                    kernel::static_lock_class!(),
+                ),
+                GFP_KERNEL,
+            )?;
+            // Disabled until its CPU's online callback enables it.
+            w.disable_sync();
+            works.push(w, GFP_KERNEL)?;
+        }
+        // SAFETY: `__msecs_to_jiffies` is a pure conversion.
+        let interval = unsafe { kernel::bindings::__msecs_to_jiffies(interval_ms) };
+        Ok(Self { works, interval })
+    }
+
+    /// Starts CPU `cpu`'s reaper (its online callback). Idempotent.
+    pub(crate) fn start(&self, cpu: u32, wq: &Wq) {
+        let Some(w) = self.works.get(cpu as usize) else {
+            return;
+        };
+        if !w.data.armed.swap(true, Relaxed) {
+            w.enable();
+            w.queue(wq, self.interval);
+        }
+    }
+
+    /// Stops CPU `cpu`'s reaper and waits for a running round (its offline callback).
+    /// Idempotent.
+    pub(crate) fn stop(&self, cpu: u32) {
+        let Some(w) = self.works.get(cpu as usize) else {
+            return;
+        };
+        if w.data.armed.swap(false, Relaxed) {
+            w.disable_sync();
+        }
+    }
+
+    /// Re-arms CPU `cpu`'s reaper, always on that CPU.
+    fn rearm(&self, cpu: u32, wq: &Wq) {
+        if let Some(w) = self.works.get(cpu as usize) {
+            // A disabled work (its CPU going offline) is not queued.
+            w.queue(wq, self.interval);
+        }
+    }
+
+    /// `reaper` in debugfs: one line per online CPU.
+    pub(crate) fn show(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for w in self.works.iter() {
+            if topology::cpu_online(w.cpu()) {
+                let d = &w.data;
+                writeln!(
+                    f,
+                    "cpu={} runs={} wrong_cpu={} skipped={}",
+                    w.cpu(),
+                    d.runs.load(Relaxed),
+                    d.wrong_cpu.load(Relaxed),
+                    d.skipped.load(Relaxed)
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
