@@ -300,6 +300,9 @@ pub(crate) struct Cache {
     /// without touching memory that is not ours.
     debug_slabs: Pin<KBox<SpinLockIrq<KVec<usize>>>>,
     pub(crate) stats: CacheStats,
+    /// Non-zero while `validate` needs the arrays to hold still: the reaper skips the cache.
+    /// Raised under the slab mutex, which the reaper holds for a whole round.
+    reap_blocked: AtomicU32,
 }
 
 impl Cache {
@@ -358,6 +361,7 @@ impl Cache {
                 GFP_KERNEL,
             )?,
             stats: CacheStats::default(),
+            reap_blocked: AtomicU32::new(0),
         };
         meta.caches.alloc_value(cache, None)
     }
@@ -807,6 +811,17 @@ impl Cache {
         Ok(())
     }
 
+    /// Keeps the reaper away from this cache until [`Self::unblock_reap`]. The caller holds
+    /// the slab mutex, so no reaper round is running meanwhile.
+    pub(crate) fn block_reap(&self) {
+        self.reap_blocked.fetch_add(1, Relaxed);
+    }
+
+    /// Undoes [`Self::block_reap`].
+    pub(crate) fn unblock_reap(&self) {
+        self.reap_blocked.fetch_sub(1, Relaxed);
+    }
+
     /// Whether the cache has a structure for node `nid` (always, for a possible node: they are
     /// created with the cache and never freed).
     pub(crate) fn has_node(&self, nid: u32) -> bool {
@@ -817,6 +832,9 @@ impl Cache {
     /// visit go back (the oldest batch), so does the remote buffer, and empty slabs of this
     /// CPU's node beyond one go back to the page allocator. Returns the objects given back.
     pub(crate) fn reap_local(&self, irq: &LocalInterruptDisabled) -> usize {
+        if self.reap_blocked.load(Relaxed) != 0 {
+            return 0;
+        }
         let Some((slot, cc)) = self.this_cpu(irq) else {
             return 0;
         };

@@ -529,7 +529,15 @@ impl Registry {
     /// Walks every per-CPU array (on its CPU), slab and list of `cache`, and checks the
     /// counters against what was found.
     pub(crate) fn validate(&self, cache: &Cache) -> Result {
-        validate(&self.flusher, cache)
+        // The reaper holds the slab mutex for a whole round: once the flag is up under it, no
+        // round is running and none will touch this cache until it is down again.
+        {
+            let _slab = self.lock_caches();
+            cache.block_reap();
+        }
+        let r = validate(&self.flusher, cache);
+        cache.unblock_reap();
+        r
     }
 
     /// Writes `hotplug`: the hotplug events seen and what rslab did about them.
@@ -626,7 +634,10 @@ impl Registry {
 /// against what was found: objects out of slab freelists must equal live objects plus objects
 /// cached in per-CPU arrays plus quarantined ones. Meaningful when nothing else uses the cache.
 pub(crate) fn validate(flusher: &Flusher, cache: &Cache) -> Result {
-    let cached = flusher.run(cache, CpuOp::Validate)?;
+    // No CPU may die between the per-CPU and the per-node phase (its arrays would be drained
+    // in between): hold the hotplug lock across both.
+    let _cpus = CpusReadGuard::lock();
+    let cached = flusher.run_cpus_locked(cache, CpuOp::Validate)?;
     let census: Census = cache.validate_nodes().map_err(|(nid, f): (u32, Fault)| {
         pr_err!("validate {:?}: node {}: {}\n", cache.name, nid, f);
         EUCLEAN

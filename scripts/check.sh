@@ -5,6 +5,8 @@
 #      own unit tests (scripts/tests/);
 #   2. the module: rustfmt check, then a CLIPPY=1 build that must be free of warnings;
 #   3. the guest: selftests/ (+ $RSLAB_EXTRA_TESTS) under the debug kernel, KTAP + kernel-log gate;
+#      then the reaper and CPU-hotplug tests again in a guest booted with
+#      workqueue.debug_force_rr_cpu=1 (seed 000's reproducer);
 #   4. the gate's self-test: a guest whose only test makes the kernel WARN must fail the gate.
 # The last line sums everything up as "check: N passed, N failed, N skipped".
 set -euo pipefail
@@ -72,6 +74,19 @@ set -e
 read -r gp gf gs < <(guest_tally "$glog")
 gp=${gp:-0} gf=${gf:-0} gs=${gs:-0}
 # A tripped gate or a guest that never finished is one more failure beyond the tests' own.
+[ "$rc" = 0 ] || [ "$gf" != 0 ] || gf=1
+tally "$gp" "$gf" "$gs"
+
+# Seed 000's reproducer: with workqueue.debug_force_rr_cpu=1 unbound work wanders between
+# CPUs, so a reaper re-armed through an unbound queue would run on the wrong CPU.
+rrlog=$RSLAB_TOP/out/guest-force-rr.log
+set +e
+RSLAB_CMDLINE="${RSLAB_CMDLINE:-} workqueue.debug_force_rr_cpu=1" RSLAB_TEST_FILTER='reaper|hotplug_cpu' \
+	"$RSLAB_TOP/scripts/guest.sh" check "$KB" 2>&1 | tee "$rrlog"
+rc=${PIPESTATUS[0]}
+set -e
+read -r gp gf gs < <(guest_tally "$rrlog")
+gp=${gp:-0} gf=${gf:-0} gs=${gs:-0}
 [ "$rc" = 0 ] || [ "$gf" != 0 ] || gf=1
 tally "$gp" "$gf" "$gs"
 

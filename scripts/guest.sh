@@ -55,7 +55,7 @@ if [ -n "${RSLAB_EXTRA_TESTS:-}" ]; then
 	(cd "$RSLAB_EXTRA_TESTS" && for f in *; do [ -f "$f" ] && [ -x "$f" ] && echo "$f"; done) \
 		| sort >"$WORK/extra/list"
 fi
-printf 'RSLAB_MODE=%s\nRSLAB_SOAK=%s\nRSLAB_TEST_FILTER=%s\n' "$MODE" "${RSLAB_SOAK:-0}" \
+printf 'RSLAB_MODE=%q\nRSLAB_SOAK=%q\nRSLAB_TEST_FILTER=%q\n' "$MODE" "${RSLAB_SOAK:-0}" \
 	"${RSLAB_TEST_FILTER:-}" >"$WORK/etc/rslab.env"
 (cd "$WORK" && find . -path ./initramfs -prune -o -print | cpio -o -H newc --quiet | gzip -1) \
 	>"$RSLAB_LOGDIR/initramfs.cpio.gz"

@@ -8,8 +8,8 @@ DIR=$(dirname "$(realpath "$0")")
 . "$DIR/rslab_lib.sh"
 
 C=$RSLAB_DBG/control
-ctl() { echo "$*" >"$C"; }
-stat_of() { sed -n "s/^$2 //p" "$RSLAB_DBG/caches/$1/stats"; }
+
+
 in_slabinfo() { grep -q "^$1 " "$RSLAB_DBG/slabinfo"; }
 
 BAD=(

@@ -41,3 +41,51 @@ check_err() {
 		ktap_test_fail "$desc"
 	fi
 }
+
+ctl() { echo "$*" >"$RSLAB_DBG/control"; }
+
+# stat_of <cache> <key>: one value from caches/<cache>/stats.
+stat_of() { sed -n "s/^$2 //p" "$RSLAB_DBG/caches/$1/stats"; }
+
+# hp_stat <key>: one value from the hotplug file.
+hp_stat() { sed -n "s/^$1 //p" "$RSLAB_DBG/hotplug"; }
+
+# Iterations: default scaled by RSLAB_SOAK (RSLAB_SOAK=1 multiplies by 10).
+iters() { if [ "${RSLAB_SOAK:-0}" = 1 ]; then echo $(($1 * 10)); else echo "$1"; fi; }
+
+# CPUs that can go offline (all but the boot CPU).
+hotplug_cpus() {
+	local c
+	for c in /sys/devices/system/cpu/cpu[0-9]*; do
+		[ -w "$c/online" ] && echo "${c##*cpu}"
+	done
+}
+
+# cpu_set <cpu> <0|1>: fails if the kernel refuses.
+cpu_set() { echo "$2" >"/sys/devices/system/cpu/cpu$1/online"; }
+
+# wait_until <seconds> <command...>: poll a condition (bounded); fails on timeout.
+wait_until() {
+	local deadline=$(($(date +%s) + $1))
+	shift
+	until "$@"; do
+		[ "$(date +%s)" -ge "$deadline" ] && return 1
+		sleep 0.2
+	done
+}
+
+# validate_all <cache...>: validate each and check allocs - frees == 0.
+validate_all() {
+	local c
+	for c in "$@"; do
+		ctl validate "$c" || { ktap_print_msg "validate $c failed"; return 1; }
+		[ "$(stat_of "$c" live)" = 0 ] || { ktap_print_msg "$c: live=$(stat_of "$c" live)"; return 1; }
+		[ "$(stat_of "$c" stress_pattern_errors)" = 0 ] || { ktap_print_msg "$c: pattern errors"; return 1; }
+	done
+}
+
+# reapers_ran <min runs>: every online CPU's reaper ran at least that often, never elsewhere.
+reapers_ran() {
+	awk -v min="$1" '{ split($2, r, "="); split($3, w, "="); if (r[2] < min || w[2] != 0) bad = 1; n++ }
+		END { exit (bad || n == 0) }' "$RSLAB_DBG/reaper"
+}
