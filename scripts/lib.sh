@@ -3,6 +3,10 @@
 # Sourced, never executed.
 
 RSLAB_TOP=${RSLAB_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+# CI runs with a reduced environment: do not assume HOME or cargo's PATH entry.
+HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+HOME=${HOME:-/root}
+export HOME
 RSLAB_CACHE=${RSLAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rslab}
 RSLAB_PROFILE=${RSLAB_PROFILE:-debug}
 LLVM_SUFFIX=${LLVM_SUFFIX:--19}
@@ -10,7 +14,7 @@ KVER_MAJOR=7.3
 KSRC_BASE=$RSLAB_CACHE/src
 BINDGEN_ROOT=$RSLAB_CACHE/bindgen
 RUST_LIB_SRC=${RUST_LIB_SRC:-/usr/lib/rustlib/src/rust/library}
-export PATH="$BINDGEN_ROOT/bin:$PATH"
+export PATH="$BINDGEN_ROOT/bin:$HOME/.cargo/bin:$PATH"
 
 _rslab_t0=$(date +%s)
 step_start() { _step_name=$*; _step_t=$(date +%s); printf '[rslab %4ss] %s ...\n' "$(( _step_t - _rslab_t0 ))" "$*"; }
