@@ -34,6 +34,8 @@ use kernel::{
     uaccess::UserSliceReader,
 };
 
+#[path = "rslab/bench.rs"]
+mod bench;
 #[path = "rslab/cache.rs"]
 mod cache;
 #[path = "rslab/cmd.rs"]
@@ -177,6 +179,8 @@ struct Rslab {
     _reaper: File<RegRef>,
     #[pin]
     _hotplug: File<RegRef>,
+    #[pin]
+    _bench: File<RegRef>,
     /// Taken (unregistered) first in `drop`.
     hooks: Option<Hooks>,
     registry: Pin<KBox<registry::Registry>>,
@@ -221,6 +225,7 @@ impl kernel::InPlaceModule for Rslab {
             _slabinfo <- dir.read_callback_file(c"slabinfo", RegRef(ptr), &|r: &RegRef, f| r.get().slabinfo(f)),
             _reaper <- dir.read_callback_file(c"reaper", RegRef(ptr), &|r: &RegRef, f| r.get().reapers.show(f)),
             _hotplug <- dir.read_callback_file(c"hotplug", RegRef(ptr), &|r: &RegRef, f| r.get().show_hotplug(f)),
+            _bench <- dir.read_callback_file(c"bench", RegRef(ptr), &|r: &RegRef, f| r.get().show_bench(f)),
             _dir: dir,
         })
     }

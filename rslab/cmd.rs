@@ -88,6 +88,28 @@ pub(crate) struct StressOpts {
     pub(crate) remote: bool,
 }
 
+/// A benchmark workload (`bench <workload> ...`), run for rslab and SLUB alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Workload {
+    /// Alloc then free the same object, repeated.
+    Pair,
+    /// `n` allocs then `n` frees, on one CPU.
+    Batch,
+    /// `Batch` on every online CPU at once.
+    Concurrent,
+    /// `n` objects allocated on one CPU and freed on another (on another node if there is one).
+    Cross,
+    /// Time to `flush_all` an rslab cache whose arrays hold objects on every CPU.
+    FlushLatency,
+    /// Random alloc/free mix leaving about 1 MiB live in each allocator; kept until release.
+    Footprint,
+}
+
+/// Largest `n` of a benchmark.
+pub(crate) const MAX_BENCH_N: u32 = 4096;
+/// Most rounds of a benchmark.
+pub(crate) const MAX_BENCH_ROUNDS: u32 = 1000;
+
 /// A parsed control command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Command {
@@ -114,6 +136,21 @@ pub(crate) enum Command {
     StressStart(Name, StressOpts),
     /// `stress stop <name>`
     StressStop(Name),
+    /// `bench <workload> <size> [n=<n>] [rounds=<n>]`
+    Bench {
+        /// What to measure.
+        workload: Workload,
+        /// Object size (alignment 8, as `kmem_cache_create` with no alignment).
+        size: usize,
+        /// Batch size (`batch`, `concurrent`, `cross`); ignored otherwise.
+        n: u32,
+        /// Measured rounds (after warm-up rounds).
+        rounds: u32,
+    },
+    /// `bench shrink`: shrink both allocators' footprint caches.
+    BenchShrink,
+    /// `bench release`: free the footprint objects and destroy its caches.
+    BenchRelease,
 }
 
 fn number(s: &str) -> Result<u64, CmdError> {
@@ -133,6 +170,16 @@ fn bounded(s: &str, min: u64, max: u64) -> Result<u64, CmdError> {
         return Err(CmdError::BadNumber);
     }
     Ok(n)
+}
+
+fn no_more<'a>(
+    words: &mut impl Iterator<Item = &'a str>,
+    cmd: Command,
+) -> Result<Command, CmdError> {
+    match words.next() {
+        Some(_) => Err(CmdError::TrailingInput),
+        None => Ok(cmd),
+    }
 }
 
 /// Parses one write to `control`, given the page size alignments are bounded by.
@@ -214,6 +261,42 @@ pub(crate) fn parse(input: &[u8], page_size: usize) -> Result<Command, CmdError>
             }
             _ => return Err(CmdError::UnknownCommand),
         },
+        "bench" => {
+            let workload = match words.next().ok_or(CmdError::MissingArgument)? {
+                "pair" => Workload::Pair,
+                "batch" => Workload::Batch,
+                "concurrent" => Workload::Concurrent,
+                "cross" => Workload::Cross,
+                "flushlat" => Workload::FlushLatency,
+                "footprint" => Workload::Footprint,
+                "shrink" => return no_more(&mut words, Command::BenchShrink),
+                "release" => return no_more(&mut words, Command::BenchRelease),
+                _ => return Err(CmdError::UnknownCommand),
+            };
+            let size = number(words.next().ok_or(CmdError::MissingArgument)?)?;
+            if size < 1 || size > MAX_OBJECT_SIZE as u64 {
+                return Err(CmdError::BadSize);
+            }
+            let (mut n, mut rounds) = (None, None);
+            for w in words.by_ref() {
+                let (key, value) = w.split_once('=').ok_or(CmdError::BadOption)?;
+                let slot = match key {
+                    "n" => (&mut n, u64::from(MAX_BENCH_N)),
+                    "rounds" => (&mut rounds, u64::from(MAX_BENCH_ROUNDS)),
+                    _ => return Err(CmdError::BadOption),
+                };
+                if slot.0.is_some() {
+                    return Err(CmdError::BadOption);
+                }
+                *slot.0 = Some(bounded(value, 1, slot.1)? as u32);
+            }
+            Command::Bench {
+                workload,
+                size: size as usize,
+                n: n.unwrap_or(16),
+                rounds: rounds.unwrap_or(15),
+            }
+        }
         _ => return Err(CmdError::UnknownCommand),
     };
     if words.next().is_some() {

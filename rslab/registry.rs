@@ -8,6 +8,7 @@
 //! mutex, then take the slab mutex for what needs the list.
 
 use crate::{
+    bench,
     cache::{Cache, Census, Fault, Meta},
     cmd::{Command, Name},
     cpu_work::{CpuWork, CpuWorkFn, Wq},
@@ -333,6 +334,10 @@ pub(crate) struct Registry {
     meta: Meta,
     pub(crate) reapers: Reapers,
     pub(crate) hotplug: HotplugStats,
+    /// Benchmark results and the footprint run's live objects (the bench mutex: taken with
+    /// nothing else held; benchmarks flush under it).
+    #[pin]
+    bench: Mutex<bench::Results>,
 }
 
 fn cstring(name: &Name) -> Result<CString> {
@@ -349,6 +354,7 @@ impl Registry {
             meta: Meta::new(c"rslab_cache", c"rslab_node")?,
             reapers: Reapers::new(reap_interval_ms)?,
             hotplug: HotplugStats::default(),
+            bench <- new_mutex!(bench::Results::default(), "rslab_bench_mutex"),
         }? Error)
     }
 
@@ -442,6 +448,25 @@ impl Registry {
                 *stress = Some(run);
                 Ok(())
             }
+            Command::Bench {
+                workload,
+                size,
+                n,
+                rounds,
+            } => {
+                let spec = bench::Spec {
+                    workload,
+                    size,
+                    n,
+                    rounds,
+                };
+                bench::run(&self.meta, &self.flusher, spec, &mut self.bench.lock())
+            }
+            Command::BenchShrink => match &self.bench.lock().footprint {
+                Some(fp) => fp.shrink(&self.flusher),
+                None => Err(ESRCH),
+            },
+            Command::BenchRelease => self.bench.lock().footprint.take().map(drop).ok_or(ESRCH),
             Command::StressStop(name) => {
                 let e = self.find(&name)?;
                 let run = e.stress.lock().take().ok_or(ESRCH)?;
@@ -538,6 +563,37 @@ impl Registry {
         let r = validate(&self.flusher, cache);
         cache.unblock_reap();
         r
+    }
+
+    /// Writes `bench`: one CSV line per result, then the footprint run's rslab side.
+    pub(crate) fn show_bench(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let b = self.bench.lock();
+        writeln!(
+            f,
+            "workload,size,n,alloc,median_ns,min_ns,max_ns,median_cycles,rounds"
+        )?;
+        for r in b.rows.iter() {
+            r.write(f)?;
+        }
+        if let Some(fp) = &b.footprint {
+            let c = &fp.rslab;
+            let (mut slabs, mut inuse) = (0usize, 0usize);
+            for nid in 0..topology::nr_node_ids() {
+                if let Some((lists, [total, free])) = c.node_counts(nid) {
+                    slabs += lists.iter().sum::<usize>();
+                    inuse += total - free;
+                }
+            }
+            writeln!(
+                f,
+                "# footprint rslab size={} pages={} live_objects={} objects_out_of_slabs={}",
+                c.layout.object_size,
+                slabs << c.layout.order,
+                c.live(),
+                inuse
+            )?;
+        }
+        Ok(())
     }
 
     /// Writes `hotplug`: the hotplug events seen and what rslab did about them.

@@ -61,6 +61,26 @@ fn accepts_every_command() {
         ))
     );
     assert_eq!(p("stress stop foo"), Ok(Command::StressStop(name("foo"))));
+    assert_eq!(
+        p("bench batch 256 n=4096 rounds=7"),
+        Ok(Command::Bench {
+            workload: Workload::Batch,
+            size: 256,
+            n: 4096,
+            rounds: 7
+        })
+    );
+    assert_eq!(
+        p("bench pair 16"),
+        Ok(Command::Bench {
+            workload: Workload::Pair,
+            size: 16,
+            n: 16,
+            rounds: 15
+        })
+    );
+    assert_eq!(p("bench shrink"), Ok(Command::BenchShrink));
+    assert_eq!(p("bench release\n"), Ok(Command::BenchRelease));
 }
 
 #[test]
@@ -97,6 +117,16 @@ fn refuses_malformed_input() {
         ("stress start foo batch", CmdError::BadOption),
         ("stress start foo batch=1 batch=2", CmdError::BadOption),
         ("stress pause foo", CmdError::UnknownCommand),
+        ("bench", CmdError::MissingArgument),
+        ("bench pair", CmdError::MissingArgument),
+        ("bench sprint 64", CmdError::UnknownCommand),
+        ("bench pair 0", CmdError::BadSize),
+        ("bench batch 64 n=0", CmdError::BadNumber),
+        ("bench batch 64 n=4097", CmdError::BadNumber),
+        ("bench batch 64 rounds=1001", CmdError::BadNumber),
+        ("bench batch 64 n=1 n=2", CmdError::BadOption),
+        ("bench batch 64 speed=9", CmdError::BadOption),
+        ("bench shrink now", CmdError::TrailingInput),
     ];
     for (input, err) in cases {
         assert_eq!(p(input), Err(*err), "{input:?}");

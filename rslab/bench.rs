@@ -1,0 +1,669 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `bench`: rslab against the kernel's own SLUB, in the same kernel, on the same CPU, with the
+//! same workload, interleaved round by round.
+//!
+//! SLUB's side is a kernel `kmem_cache` of the same size (alignment 8, `SLAB_NO_MERGE` so no
+//! other user shares it). Every measured round runs in a work item bound to one CPU (process
+//! context, preemption and interrupts enabled, for both allocators alike); rounds alternate
+//! rslab, SLUB, rslab, ... after warm-up rounds. Every object is written (a volatile store)
+//! and every pointer folded into a sink, so no work can be optimised away. Times are
+//! `ktime_get()` nanoseconds and TSC cycles per operation; a round's figure is its total over
+//! its operations, kept in picoseconds / milli-cycles for precision.
+
+use crate::{
+    cache::{Cache, Meta},
+    cmd::{Name, Workload},
+    cpu_work::{CpuWork, CpuWorkFn, Wq},
+    pages::Gfp,
+    registry::{CpuOp, Flusher},
+    topology,
+};
+use core::{
+    fmt,
+    ptr::NonNull,
+    sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::*},
+};
+use kernel::{bindings, prelude::*, sync::Arc};
+
+/// Rounds run before measuring.
+const WARMUP: u32 = 3;
+/// Operations per `pair` round.
+const PAIR_OPS: u64 = 2000;
+/// Objects per `batch` round at least (small `n` repeats).
+const BATCH_OBJECTS: u64 = 4096;
+
+static SINK: AtomicUsize = AtomicUsize::new(0);
+
+fn now() -> (u64, u64) {
+    // SAFETY: `ktime_get` may be called from any context; `rdtsc` has no preconditions.
+    unsafe { (bindings::ktime_get() as u64, core::arch::x86_64::_rdtsc()) }
+}
+
+/// One allocator under test.
+pub(crate) trait Alloc: Sync {
+    fn alloc(&self) -> Option<NonNull<u8>>;
+    /// # Safety
+    ///
+    /// `p` must come from `self.alloc()` and not be freed since.
+    unsafe fn free(&self, p: NonNull<u8>);
+    fn name(&self) -> &'static str;
+}
+
+impl Alloc for Cache {
+    fn alloc(&self) -> Option<NonNull<u8>> {
+        Cache::alloc(self, Gfp::KERNEL).ok()
+    }
+    unsafe fn free(&self, p: NonNull<u8>) {
+        // SAFETY: the caller's contract is `Cache::free`'s.
+        unsafe { Cache::free(self, p) }
+    }
+    fn name(&self) -> &'static str {
+        "rslab"
+    }
+}
+
+/// SLUB's side: a kernel kmem cache of the same size, not merged with any other.
+///
+/// # Invariants
+///
+/// `ptr` is a live kmem cache, destroyed on drop after every object was freed.
+pub(crate) struct Slub {
+    ptr: NonNull<bindings::kmem_cache>,
+}
+
+// SAFETY: kmem caches are thread-safe.
+unsafe impl Send for Slub {}
+// SAFETY: as above.
+unsafe impl Sync for Slub {}
+
+impl Slub {
+    pub(crate) fn new(size: usize) -> Result<Self> {
+        // SAFETY: all zeroes is the default `kmem_cache_args`.
+        let mut args: bindings::kmem_cache_args = unsafe { core::mem::zeroed() };
+        args.align = 8;
+        let flags = 1 << bindings::_slab_flag_bits__SLAB_NO_MERGE;
+        // SAFETY: static name, valid arguments.
+        let p = unsafe {
+            bindings::__kmem_cache_create_args(
+                c"rslab_bench_slub".as_char_ptr(),
+                size as u32,
+                &mut args,
+                flags,
+            )
+        };
+        Ok(Self {
+            ptr: NonNull::new(p).ok_or(ENOMEM)?,
+        })
+    }
+
+    pub(crate) fn shrink(&self) {
+        // SAFETY: live cache (invariant).
+        unsafe { bindings::kmem_cache_shrink(self.ptr.as_ptr()) };
+    }
+}
+
+impl Drop for Slub {
+    fn drop(&mut self) {
+        // SAFETY: live cache, no objects left (benchmarks free everything they allocate).
+        unsafe { bindings::kmem_cache_destroy(self.ptr.as_ptr()) };
+    }
+}
+
+impl Alloc for Slub {
+    fn alloc(&self) -> Option<NonNull<u8>> {
+        // SAFETY: live cache.
+        NonNull::new(
+            unsafe { bindings::kmem_cache_alloc_noprof(self.ptr.as_ptr(), bindings::GFP_KERNEL) }
+                .cast(),
+        )
+    }
+    unsafe fn free(&self, p: NonNull<u8>) {
+        // SAFETY: `p` came from this cache (caller's contract).
+        unsafe { bindings::kmem_cache_free(self.ptr.as_ptr(), p.as_ptr().cast()) };
+    }
+    fn name(&self) -> &'static str {
+        "slub"
+    }
+}
+
+/// A raw pointer to an allocator, for a job that runs on another CPU while the caller waits.
+fn erase(a: &dyn Alloc) -> *const dyn Alloc {
+    let p: *const (dyn Alloc + '_) = a;
+    // SAFETY: only the lifetime bound of a raw pointer changes; every job or phase holding it
+    // is waited for (flushed) before the allocator it points to is dropped.
+    unsafe { core::mem::transmute::<*const (dyn Alloc + '_), *const (dyn Alloc + 'static)>(p) }
+}
+
+fn touch(p: NonNull<u8>) {
+    // SAFETY: `p` is a live object of at least one byte.
+    unsafe { core::ptr::write_volatile(p.as_ptr(), 0x5a) };
+    SINK.fetch_xor(p.as_ptr() as usize, Relaxed);
+}
+
+/// Per-operation cost of one round, in picoseconds and milli-cycles.
+#[derive(Clone, Copy, Default)]
+struct Cost {
+    ps: u64,
+    mcyc: u64,
+}
+
+fn cost(t0: (u64, u64), t1: (u64, u64), ops: u64) -> Cost {
+    let ops = ops.max(1);
+    Cost {
+        ps: (t1.0 - t0.0) * 1000 / ops,
+        mcyc: (t1.1 - t0.1) * 1000 / ops,
+    }
+}
+
+/// One round of `pair`: alloc then free the same object.
+fn round_pair(a: &dyn Alloc) -> Option<Cost> {
+    let t0 = now();
+    for _ in 0..PAIR_OPS {
+        let p = a.alloc()?;
+        touch(p);
+        // SAFETY: just allocated.
+        unsafe { a.free(p) };
+    }
+    Some(cost(t0, now(), PAIR_OPS))
+}
+
+/// One round of `batch n`: n allocs then n frees, repeated up to `BATCH_OBJECTS` objects.
+fn round_batch(a: &dyn Alloc, held: &mut KVec<NonNull<u8>>, n: usize) -> Option<Cost> {
+    let reps = (BATCH_OBJECTS / n as u64).max(1);
+    let t0 = now();
+    for _ in 0..reps {
+        for _ in 0..n {
+            let p = a.alloc()?;
+            touch(p);
+            held.push_within_capacity(p).ok()?;
+        }
+        while let Some(p) = held.pop() {
+            // SAFETY: allocated above, freed once.
+            unsafe { a.free(p) };
+        }
+    }
+    Some(cost(t0, now(), reps * n as u64))
+}
+
+/// Summary of a set of per-round costs.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Stat {
+    pub(crate) median: Cost2,
+    pub(crate) min_ps: u64,
+    pub(crate) max_ps: u64,
+    pub(crate) rounds: u32,
+}
+
+/// A median in both units.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Cost2 {
+    pub(crate) ps: u64,
+    pub(crate) mcyc: u64,
+}
+
+fn summarize(v: &mut [Cost]) -> Stat {
+    if v.is_empty() {
+        return Stat::default();
+    }
+    v.sort_unstable_by_key(|c| c.ps);
+    let m = v[v.len() / 2];
+    let mut cyc: KVec<u64> = KVec::new();
+    for c in v.iter() {
+        let _ = cyc.push(c.mcyc, GFP_KERNEL);
+    }
+    cyc.sort_unstable();
+    Stat {
+        median: Cost2 {
+            ps: m.ps,
+            mcyc: cyc.get(cyc.len() / 2).copied().unwrap_or(m.mcyc),
+        },
+        min_ps: v[0].ps,
+        max_ps: v[v.len() - 1].ps,
+        rounds: v.len() as u32,
+    }
+}
+
+/// The job a bench work item runs on its CPU.
+struct Job {
+    workload: Workload,
+    allocs: [*const dyn Alloc; 2],
+    n: usize,
+    rounds: u32,
+    /// Start barrier for `concurrent`: every CPU's job waits for all.
+    barrier: Option<Arc<AtomicU32>>,
+    parties: u32,
+    /// Per allocator, per measured round.
+    results: [KVec<AtomicU64>; 2],
+    failed: AtomicU32,
+}
+
+// SAFETY: the allocators are `Sync` and outlive the job (the caller waits for it).
+unsafe impl Send for Job {}
+// SAFETY: as above.
+unsafe impl Sync for Job {}
+
+impl Job {
+    fn new(workload: Workload, allocs: [&dyn Alloc; 2], n: usize, rounds: u32) -> Result<Self> {
+        let mut results = [KVec::new(), KVec::new()];
+        for r in results.iter_mut() {
+            for _ in 0..2 * rounds {
+                r.push(AtomicU64::new(0), GFP_KERNEL)?;
+            }
+        }
+        Ok(Self {
+            workload,
+            allocs: [erase(allocs[0]), erase(allocs[1])],
+            n,
+            rounds,
+            barrier: None,
+            parties: 1,
+            results,
+            failed: AtomicU32::new(0),
+        })
+    }
+
+    fn costs(&self, which: usize) -> Result<KVec<Cost>> {
+        let mut v = KVec::with_capacity(self.rounds as usize, GFP_KERNEL)?;
+        for r in 0..self.rounds as usize {
+            let ps = self.results[which][2 * r].load(Relaxed);
+            let mcyc = self.results[which][2 * r + 1].load(Relaxed);
+            v.push(Cost { ps, mcyc }, GFP_KERNEL)?;
+        }
+        Ok(v)
+    }
+}
+
+impl CpuWorkFn for Job {
+    fn run(&self, _cpu: u32) {
+        if let Some(b) = &self.barrier {
+            b.fetch_add(1, AcqRel);
+            while b.load(Acquire) < self.parties {
+                core::hint::spin_loop();
+            }
+        }
+        let mut held = KVec::new();
+        if held.reserve(self.n.max(1), GFP_KERNEL).is_err() {
+            self.failed.store(1, Relaxed);
+            return;
+        }
+        for round in 0..WARMUP + self.rounds {
+            for (which, &a) in self.allocs.iter().enumerate() {
+                // SAFETY: alive while the job runs (type invariant).
+                let a = unsafe { &*a };
+                let c = match self.workload {
+                    Workload::Pair => round_pair(a),
+                    _ => round_batch(a, &mut held, self.n.max(1)),
+                };
+                let Some(c) = c else {
+                    self.failed.store(1, Relaxed);
+                    return;
+                };
+                if round >= WARMUP {
+                    let r = (round - WARMUP) as usize;
+                    self.results[which][2 * r].store(c.ps, Relaxed);
+                    self.results[which][2 * r + 1].store(c.mcyc, Relaxed);
+                }
+            }
+        }
+    }
+}
+
+/// One result line.
+pub(crate) struct Row {
+    pub(crate) workload: &'static str,
+    pub(crate) size: usize,
+    pub(crate) n: u32,
+    pub(crate) alloc: &'static str,
+    pub(crate) stat: Stat,
+}
+
+impl Row {
+    /// `workload,size,n,alloc,median_ns,min_ns,max_ns,median_cycles,rounds`
+    pub(crate) fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.stat;
+        writeln!(
+            f,
+            "{},{},{},{},{}.{:03},{}.{:03},{}.{:03},{}.{:03},{}",
+            self.workload,
+            self.size,
+            self.n,
+            self.alloc,
+            s.median.ps / 1000,
+            s.median.ps % 1000,
+            s.min_ps / 1000,
+            s.min_ps % 1000,
+            s.max_ps / 1000,
+            s.max_ps % 1000,
+            s.median.mcyc / 1000,
+            s.median.mcyc % 1000,
+            s.rounds
+        )
+    }
+}
+
+fn workload_name(w: Workload) -> &'static str {
+    match w {
+        Workload::Pair => "pair",
+        Workload::Batch => "batch",
+        Workload::Concurrent => "concurrent",
+        Workload::Cross => "cross",
+        Workload::FlushLatency => "flushlat",
+        Workload::Footprint => "footprint",
+    }
+}
+
+fn online_cpus() -> Result<KVec<u32>> {
+    let mut v = KVec::new();
+    for cpu in 0..topology::nr_cpu_ids() {
+        if topology::cpu_online(cpu) {
+            v.push(cpu, GFP_KERNEL)?;
+        }
+    }
+    Ok(v)
+}
+
+fn run_on(cpu: u32, job: Job, wq: &Wq) -> Result<Pin<KBox<CpuWork<Job>>>> {
+    let w = KBox::pin_init(
+        CpuWork::new(cpu, job, c"rslab_bench", kernel::static_lock_class!()),
+        GFP_KERNEL,
+    )?;
+    w.queue(wq);
+    Ok(w)
+}
+
+/// A phase of `cross`: allocate `n` objects into `store`, or free them all, on one CPU.
+struct Phase {
+    alloc: *const dyn Alloc,
+    store: *const kernel::sync::SpinLock<KVec<usize>>,
+    n: usize,
+    free: bool,
+    ps: AtomicU64,
+    mcyc: AtomicU64,
+    failed: AtomicU32,
+}
+
+// SAFETY: the pointees outlive the phase (the caller waits for it).
+unsafe impl Send for Phase {}
+// SAFETY: as above.
+unsafe impl Sync for Phase {}
+
+impl CpuWorkFn for Phase {
+    fn run(&self, _cpu: u32) {
+        // SAFETY: alive while the phase runs (type invariant).
+        let (a, store) = unsafe { (&*self.alloc, &*self.store) };
+        let mut v = core::mem::take(&mut *store.lock());
+        let t0 = now();
+        if self.free {
+            for &p in v.iter() {
+                if let Some(p) = NonNull::new(p as *mut u8) {
+                    // SAFETY: allocated by the other phase with this allocator, freed once.
+                    unsafe { a.free(p) };
+                }
+            }
+            v.clear();
+        } else {
+            for _ in 0..self.n {
+                match a.alloc() {
+                    Some(p) => {
+                        touch(p);
+                        let _ = v.push_within_capacity(p.as_ptr() as usize);
+                    }
+                    None => {
+                        self.failed.store(1, Relaxed);
+                        break;
+                    }
+                }
+            }
+        }
+        let c = cost(t0, now(), self.n as u64);
+        self.ps.store(c.ps, Relaxed);
+        self.mcyc.store(c.mcyc, Relaxed);
+        *store.lock() = v;
+    }
+}
+
+/// The live objects of `bench footprint`, kept until `bench release`.
+pub(crate) struct Footprint {
+    pub(crate) rslab: Pin<crate::kmem::KmemBox<Cache>>,
+    pub(crate) slub: Slub,
+    objs: [KVec<usize>; 2],
+}
+
+impl Footprint {
+    /// Shrinks both allocators (rslab: flush every CPU, then return empty slabs).
+    pub(crate) fn shrink(&self, flusher: &Flusher) -> Result {
+        flusher.run(&self.rslab, CpuOp::Flush)?;
+        self.rslab.shrink_nodes();
+        self.slub.shrink();
+        Ok(())
+    }
+}
+
+impl Drop for Footprint {
+    fn drop(&mut self) {
+        let allocs: [&dyn Alloc; 2] = [&*self.rslab, &self.slub];
+        for (v, a) in self.objs.iter_mut().zip(allocs) {
+            for p in v.drain_all() {
+                if let Some(p) = NonNull::new(p as *mut u8) {
+                    // SAFETY: allocated by `a` in `footprint`, freed once.
+                    unsafe { a.free(p) };
+                }
+            }
+        }
+    }
+}
+
+fn xorshift(s: &mut u64) -> u64 {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    *s
+}
+
+/// One benchmark command's parameters.
+pub(crate) struct Spec {
+    pub(crate) workload: Workload,
+    pub(crate) size: usize,
+    pub(crate) n: u32,
+    pub(crate) rounds: u32,
+}
+
+/// What `bench` keeps between commands: result rows, and the footprint run's live objects.
+#[derive(Default)]
+pub(crate) struct Results {
+    pub(crate) rows: KVec<Row>,
+    pub(crate) footprint: Option<Footprint>,
+}
+
+/// Runs one benchmark command; appends its rows to `res.rows` (a footprint run is kept in
+/// `res.footprint` until released).
+pub(crate) fn run(meta: &Meta, flusher: &Flusher, spec: Spec, res: &mut Results) -> Result {
+    let Spec {
+        workload,
+        size,
+        n,
+        rounds,
+    } = spec;
+    let out = &mut res.rows;
+    let keep = &mut res.footprint;
+    let name = Name::new("bench").map_err(|_| EINVAL)?;
+    let cache = Cache::new(meta, name, size, 8, false)?;
+    let wname = workload_name(workload);
+    let cpus = online_cpus()?;
+    let first = *cpus.first().ok_or(EINVAL)?;
+    let wq = flusher.wq();
+    let push = |out: &mut KVec<Row>, alloc: &'static str, stat: Stat| {
+        out.push(
+            Row {
+                workload: wname,
+                size,
+                n,
+                alloc,
+                stat,
+            },
+            GFP_KERNEL,
+        )
+    };
+    match workload {
+        Workload::Pair | Workload::Batch | Workload::Concurrent => {
+            let slub = Slub::new(size)?;
+            let allocs: [&dyn Alloc; 2] = [&*cache, &slub];
+            let on: &[u32] = if workload == Workload::Concurrent {
+                &cpus
+            } else {
+                &cpus[..1]
+            };
+            let barrier = Arc::new(AtomicU32::new(0), GFP_KERNEL)?;
+            let mut works = KVec::new();
+            for &cpu in on {
+                let mut job = Job::new(workload, allocs, n as usize, rounds)?;
+                if workload == Workload::Concurrent {
+                    job.barrier = Some(barrier.clone());
+                    job.parties = on.len() as u32;
+                }
+                works.push(run_on(cpu, job, wq)?, GFP_KERNEL)?;
+            }
+            let mut per = [KVec::<Cost>::new(), KVec::<Cost>::new()];
+            for w in works.iter() {
+                w.flush();
+                if w.data.failed.load(Relaxed) != 0 {
+                    return Err(ENOMEM);
+                }
+                for (which, v) in per.iter_mut().enumerate() {
+                    for c in w.data.costs(which)? {
+                        v.push(c, GFP_KERNEL)?;
+                    }
+                }
+            }
+            drop(works);
+            for (which, v) in per.iter_mut().enumerate() {
+                push(out, allocs[which].name(), summarize(v))?;
+            }
+        }
+        Workload::Cross => {
+            let slub = Slub::new(size)?;
+            let allocs: [&dyn Alloc; 2] = [&*cache, &slub];
+            // Free on a CPU of another node if there is one, else on another CPU.
+            let node = topology::cpu_to_node(first);
+            let second = cpus
+                .iter()
+                .copied()
+                .find(|&c| topology::cpu_to_node(c) != node)
+                .or_else(|| cpus.iter().copied().find(|&c| c != first))
+                .ok_or(EINVAL)?;
+            let mut v = KVec::new();
+            v.reserve(n as usize, GFP_KERNEL)?;
+            let store = KBox::pin_init(kernel::new_spinlock!(v, "rslab_bench_store"), GFP_KERNEL)?;
+            let mut per = [KVec::<Cost>::new(), KVec::<Cost>::new()];
+            for round in 0..WARMUP + rounds {
+                for (which, &a) in allocs.iter().enumerate() {
+                    let mut total = Cost::default();
+                    for (cpu, free) in [(first, false), (second, true)] {
+                        let phase = Phase {
+                            alloc: erase(a),
+                            store: core::ptr::from_ref(&*store),
+                            n: n as usize,
+                            free,
+                            ps: AtomicU64::new(0),
+                            mcyc: AtomicU64::new(0),
+                            failed: AtomicU32::new(0),
+                        };
+                        let w = KBox::pin_init(
+                            CpuWork::new(
+                                cpu,
+                                phase,
+                                c"rslab_bench_cross",
+                                kernel::static_lock_class!(),
+                            ),
+                            GFP_KERNEL,
+                        )?;
+                        w.queue(wq);
+                        w.flush();
+                        if w.data.failed.load(Relaxed) != 0 {
+                            return Err(ENOMEM);
+                        }
+                        total.ps += w.data.ps.load(Relaxed);
+                        total.mcyc += w.data.mcyc.load(Relaxed);
+                    }
+                    if round >= WARMUP {
+                        per[which].push(total, GFP_KERNEL)?;
+                    }
+                }
+            }
+            for (which, v) in per.iter_mut().enumerate() {
+                push(out, allocs[which].name(), summarize(v))?;
+            }
+        }
+        Workload::FlushLatency => {
+            // Every CPU caches objects, then one flush_all is timed. rslab only.
+            let mut per = KVec::<Cost>::new();
+            for round in 0..WARMUP + rounds {
+                let slub = Slub::new(size)?;
+                let mut works = KVec::new();
+                for &cpu in cpus.iter() {
+                    let job = Job::new(Workload::Batch, [&*cache, &slub], n as usize, 1)?;
+                    works.push(run_on(cpu, job, wq)?, GFP_KERNEL)?;
+                }
+                for w in works.iter() {
+                    w.flush();
+                }
+                drop(works);
+                let t0 = now();
+                flusher.run(&cache, CpuOp::Flush)?;
+                if round >= WARMUP {
+                    per.push(cost(t0, now(), 1), GFP_KERNEL)?;
+                }
+            }
+            push(out, "rslab", summarize(&mut per))?;
+        }
+        Workload::Footprint => {
+            if keep.is_some() {
+                return Err(EBUSY);
+            }
+            let slub = Slub::new(size)?;
+            // About 2 MiB allocated, a random half freed: about 1 MiB live, scattered.
+            let count = (2 << 20) / size.max(8);
+            let mut objs = [KVec::new(), KVec::new()];
+            {
+                let allocs: [&dyn Alloc; 2] = [&*cache, &slub];
+                for (v, a) in objs.iter_mut().zip(allocs) {
+                    v.reserve(count, GFP_KERNEL)?;
+                    let mut rng = 0x2545_f491_4f6c_dd1du64;
+                    for _ in 0..count {
+                        let p = a.alloc().ok_or(ENOMEM)?;
+                        touch(p);
+                        v.push(p.as_ptr() as usize, GFP_KERNEL)?;
+                    }
+                    let mut i = 0;
+                    while i < v.len() {
+                        if xorshift(&mut rng) & 1 == 0 {
+                            let last = v.len() - 1;
+                            v.swap(i, last);
+                            let p = v.pop().unwrap_or(0);
+                            if let Some(p) = NonNull::new(p as *mut u8) {
+                                // SAFETY: allocated above, freed once.
+                                unsafe { a.free(p) };
+                            }
+                        } else {
+                            i += 1;
+                        }
+                    }
+                }
+            }
+            *keep = Some(Footprint {
+                rslab: cache,
+                slub,
+                objs,
+            });
+        }
+    }
+    pr_info!(
+        "bench {} {} n={}: done (sink {:x})\n",
+        wname,
+        size,
+        n,
+        SINK.load(Relaxed) & 0xf
+    );
+    Ok(())
+}
