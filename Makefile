@@ -4,6 +4,7 @@
 #   make                 build rslab.ko against the cached test kernel (or KDIR=<build tree>)
 #   make run             boot the test kernel, load rslab, run a demo workload, unload
 #   make check           host unit tests + in-guest selftests + kernel-log gate (what CI runs)
+#   make bench           rslab vs SLUB on the perf kernel: table, CSV and PNG in out/bench/
 #   make setup           install the toolchain only (idempotent)
 #   make kernel          build (or reuse) the test kernel only
 #   make fmt / clippy    rustfmt with the kernel's .rustfmt.toml / CLIPPY=1 build
@@ -12,7 +13,7 @@
 SHELL := /bin/bash
 export RSLAB_TOP := $(CURDIR)
 
-.PHONY: all module run check setup kernel host-test fmt fmt-check clippy clean
+.PHONY: all module run check bench setup kernel host-test fmt fmt-check clippy clean
 
 all: module
 
@@ -24,6 +25,9 @@ run:
 
 check:
 	@scripts/check.sh
+
+bench:
+	@scripts/bench.sh
 
 setup:
 	@scripts/setup.sh

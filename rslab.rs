@@ -50,6 +50,8 @@ mod cpuhp;
 mod hotplug;
 #[path = "rslab/info.rs"]
 mod info;
+#[path = "rslab/irq.rs"]
+mod irq;
 #[path = "rslab/kmem.rs"]
 mod kmem;
 #[path = "rslab/kthread.rs"]

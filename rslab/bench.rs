@@ -202,24 +202,32 @@ pub(crate) struct Cost2 {
     pub(crate) mcyc: u64,
 }
 
+/// Insertion sort: rounds are few, and core's sort pulls in panic paths objtool cannot follow.
+fn sort_by(v: &mut [Cost], key: impl Fn(&Cost) -> u64) {
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && key(&v[j - 1]) > key(&v[j]) {
+            v.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}
+
 fn summarize(v: &mut [Cost]) -> Stat {
     if v.is_empty() {
         return Stat::default();
     }
-    v.sort_unstable_by_key(|c| c.ps);
-    let m = v[v.len() / 2];
-    let mut cyc: KVec<u64> = KVec::new();
-    for c in v.iter() {
-        let _ = cyc.push(c.mcyc, GFP_KERNEL);
-    }
-    cyc.sort_unstable();
+    let mid = v.len() / 2;
+    sort_by(v, |c| c.mcyc);
+    let mcyc = v.get(mid).map_or(0, |c| c.mcyc);
+    sort_by(v, |c| c.ps);
     Stat {
         median: Cost2 {
-            ps: m.ps,
-            mcyc: cyc.get(cyc.len() / 2).copied().unwrap_or(m.mcyc),
+            ps: v.get(mid).map_or(0, |c| c.ps),
+            mcyc,
         },
-        min_ps: v[0].ps,
-        max_ps: v[v.len() - 1].ps,
+        min_ps: v.first().map_or(0, |c| c.ps),
+        max_ps: v.last().map_or(0, |c| c.ps),
         rounds: v.len() as u32,
     }
 }

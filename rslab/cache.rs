@@ -18,6 +18,7 @@
 //! Debug caches (and `alloc_node`) bypass the arrays and work on the node lists directly, so
 //! every allocation and free is checked: state word, red zones, poison, slab membership.
 
+use crate::irq::IrqOff;
 use crate::{
     cmd::Name,
     cpuarray::ObjArray,
@@ -34,19 +35,13 @@ use core::{
     ptr::NonNull,
     sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed},
 };
-use kernel::{
-    alloc::AllocError,
-    interrupt::{local_interrupt_disable, LocalInterruptDisabled},
-    new_spinlock_irq,
-    page::PAGE_SIZE,
-    prelude::*,
-    sync::SpinLockIrq,
-};
+use kernel::{alloc::AllocError, new_spinlock_irq, page::PAGE_SIZE, prelude::*, sync::SpinLockIrq};
 
-/// Capacity of a per-CPU array.
-pub(crate) const ARRAY_CAP: usize = 64;
+/// Capacity of a per-CPU array (about what SLUB's two per-CPU sheaves hold for small objects,
+/// so that a steady alloc/free batch of that many objects stays on the fast path).
+pub(crate) const ARRAY_CAP: usize = 256;
 /// Capacity of the per-CPU buffer of frees for other nodes.
-const REMOTE_CAP: usize = 16;
+const REMOTE_CAP: usize = 64;
 /// Empty slabs a node keeps before giving pages back to the page allocator.
 const MAX_FREE_SLABS: usize = 2;
 
@@ -319,9 +314,9 @@ impl Cache {
             Layout::new(size, align, debug, HEADER_BYTES, PAGE_SIZE).map_err(|_| EINVAL)?;
         let limit = match layout.stride {
             0..=256 => ARRAY_CAP,
-            257..=1024 => 32,
-            1025..=4096 => 16,
-            _ => 8,
+            257..=1024 => 128,
+            1025..=4096 => 64,
+            _ => 16,
         };
         let nr_nodes = topology::nr_node_ids();
         let mut nodes = KVec::with_capacity(nr_nodes as usize, GFP_KERNEL)?;
@@ -373,24 +368,23 @@ impl Cache {
     /// This CPU's slot and cache. The `&mut` out of `&self` is the per-CPU discipline of
     /// [`CpuSlot`]: exclusive because interrupts are off on the one CPU that may touch it.
     #[allow(clippy::mut_from_ref)]
-    fn this_cpu<'a>(
-        &'a self,
-        _irq: &'a LocalInterruptDisabled,
-    ) -> Option<(&'a CpuSlot, &'a mut CpuCache)> {
-        let slot = self.cpus.get(topology::this_cpu() as usize)?;
+    #[inline(always)]
+    fn this_cpu<'a>(&'a self, irq: &'a IrqOff) -> Option<(&'a CpuSlot, &'a mut CpuCache)> {
+        let slot = self.cpus.get(irq.cpu() as usize)?;
         // SAFETY: interrupts are off, so we stay on this CPU and nothing else on it runs until
-        // `_irq` is dropped; other CPUs never touch an online CPU's slot (type invariant).
+        // `irq` is dropped; other CPUs never touch an online CPU's slot (type invariant).
         Some((slot, unsafe { &mut *slot.cache.get() }))
     }
 
     /// Allocates one object.
+    #[inline]
     pub(crate) fn alloc(&self, gfp: Gfp) -> Result<NonNull<u8>> {
         if self.debug {
             return self.alloc_node(None, gfp);
         }
         let mut from = None;
         loop {
-            let irq = local_interrupt_disable();
+            let irq = IrqOff::new();
             let (slot, cc) = self.this_cpu(&irq).ok_or(EINVAL)?;
             if let Some(obj) = cc.objs.pop() {
                 slot.cached.store(cc.objs.len() as u32, Relaxed);
@@ -407,6 +401,7 @@ impl Cache {
     }
 
     /// Moves up to a batch of objects from node `nid`'s slabs into this CPU's array.
+    #[inline(never)]
     fn refill(&self, slot: &CpuSlot, cc: &mut CpuCache, nid: u32) -> usize {
         let Some(node) = self.node(nid) else { return 0 };
         let objects = self.layout.objects;
@@ -496,6 +491,7 @@ impl Cache {
     /// For a cache without `debug`, `obj` must have come from [`Self::alloc`] or
     /// [`Self::alloc_node`] of this cache and not have been freed since. A debug cache checks
     /// its argument and reports (instead of corrupting anything) if it did not.
+    #[inline]
     pub(crate) unsafe fn free(&self, obj: NonNull<u8>) {
         if self.debug {
             self.free_checked(obj.as_ptr());
@@ -504,7 +500,7 @@ impl Cache {
         let slab = slab_of(obj.as_ptr(), &self.layout);
         // SAFETY: `obj` is an object of this cache (contract), so its slab header is live.
         let onode = unsafe { (*slab).node };
-        let irq = local_interrupt_disable();
+        let irq = IrqOff::new();
         let Some((slot, cc)) = self.this_cpu(&irq) else {
             return;
         };
@@ -528,6 +524,7 @@ impl Cache {
     }
 
     /// Takes the `n` oldest objects of `arr`, plus `extra`, back to their slabs.
+    #[inline(never)]
     fn give_back<const N: usize>(&self, arr: &mut ObjArray<N>, n: usize, extra: Option<*mut u8>) {
         let mut batch = [core::ptr::null_mut(); ARRAY_CAP + 1];
         let mut k = 0;
@@ -831,7 +828,7 @@ impl Cache {
     /// The reaper's visit on this CPU: objects that sat unused in the array since the last
     /// visit go back (the oldest batch), so does the remote buffer, and empty slabs of this
     /// CPU's node beyond one go back to the page allocator. Returns the objects given back.
-    pub(crate) fn reap_local(&self, irq: &LocalInterruptDisabled) -> usize {
+    pub(crate) fn reap_local(&self, irq: &IrqOff) -> usize {
         if self.reap_blocked.load(Relaxed) != 0 {
             return 0;
         }
@@ -875,7 +872,7 @@ impl Cache {
     }
 
     /// Drains this CPU's arrays back to the node lists. Returns the number of objects.
-    pub(crate) fn drain_local(&self, irq: &LocalInterruptDisabled) -> usize {
+    pub(crate) fn drain_local(&self, irq: &IrqOff) -> usize {
         let Some((slot, cc)) = self.this_cpu(irq) else {
             return 0;
         };
@@ -919,7 +916,7 @@ impl Cache {
 
     /// Checks this CPU's arrays: every object must be a slot of one of this cache's slabs.
     /// Returns the number of objects held.
-    pub(crate) fn validate_local(&self, irq: &LocalInterruptDisabled) -> Result<usize, Fault> {
+    pub(crate) fn validate_local(&self, irq: &IrqOff) -> Result<usize, Fault> {
         let Some((_, cc)) = self.this_cpu(irq) else {
             return Ok(0);
         };

@@ -125,6 +125,14 @@ mod tests {
     }
 
     #[test]
+    fn inline_cpu_number_matches_the_kernel() {
+        for _ in 0..1000 {
+            let irq = crate::irq::IrqOff::new();
+            assert_eq!(irq.cpu(), topology::this_cpu());
+        }
+    }
+
+    #[test]
     fn debug_catches_double_free_and_keeps_working() -> Result {
         let meta = meta()?;
         let f = flusher()?;

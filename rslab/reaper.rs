@@ -15,7 +15,7 @@ use crate::{
     registry, topology,
 };
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use kernel::{interrupt::local_interrupt_disable, prelude::*};
+use kernel::prelude::*;
 
 /// State of one CPU's reaper.
 #[derive(Default)]
@@ -40,7 +40,7 @@ impl CpuWorkFn for ReapState {
             }
         } else if let Some(caches) = r.try_lock_caches() {
             for e in caches.iter() {
-                let irq = local_interrupt_disable();
+                let irq = crate::irq::IrqOff::new();
                 e.cache.reap_local(&irq);
             }
         } else {

@@ -26,7 +26,6 @@ use core::{
 };
 use kernel::{
     debugfs::{Dir, File},
-    interrupt::local_interrupt_disable,
     new_mutex,
     prelude::*,
     str::CString,
@@ -63,7 +62,7 @@ impl CpuWorkFn for CpuRequest {
         // SAFETY: `flush_all` keeps the cache alive until this work has finished (it waits
         // for it before returning) and clears the pointer afterwards.
         let cache = unsafe { &*cache };
-        let irq = local_interrupt_disable();
+        let irq = crate::irq::IrqOff::new();
         if topology::this_cpu() != cpu {
             // Never touch another CPU's array (seed 000): count it and refuse.
             self.wrong_cpu.fetch_add(1, Relaxed);

@@ -27,7 +27,7 @@ case "$TIMEOUT" in ''|*[!0-9]*) die "RSLAB_TIMEOUT must be seconds" ;; esac
 
 RUN_ID=$(date +%Y%m%d-%H%M%S)-$MODE-$$
 RSLAB_LOGDIR=${RSLAB_LOGDIR:-$RSLAB_TOP/out/logs/$RUN_ID}
-mkdir -p "$RSLAB_LOGDIR"
+mkdir -p "$RSLAB_LOGDIR" "$RSLAB_TOP/out/logs"
 ln -sfn "$RSLAB_LOGDIR" "$RSLAB_TOP/out/logs/latest-$MODE"
 WORK=$RSLAB_LOGDIR/initramfs
 rm -rf "$WORK"
@@ -40,7 +40,8 @@ cp /bin/bash-static "$WORK/bin/bash"
 ln -s bash "$WORK/bin/sh.bash"
 cp "$RSLAB_TOP/rslab.ko" "$WORK/rslab/"
 cp "$RSLAB_TOP/scripts/guest/init" "$WORK/init"
-cp "$RSLAB_TOP/scripts/guest/runner.sh" "$RSLAB_TOP/scripts/guest/demo.sh" "$WORK/rslab/"
+cp "$RSLAB_TOP/scripts/guest/runner.sh" "$RSLAB_TOP/scripts/guest/demo.sh" "$RSLAB_TOP/scripts/guest/bench.sh" \
+	"$WORK/rslab/"
 chmod +x "$WORK/init" "$WORK/rslab/"*.sh
 KSRC=$(ksrc_dir)
 if [ "$MODE" = check ]; then
@@ -55,8 +56,9 @@ if [ -n "${RSLAB_EXTRA_TESTS:-}" ]; then
 	(cd "$RSLAB_EXTRA_TESTS" && for f in *; do [ -f "$f" ] && [ -x "$f" ] && echo "$f"; done) \
 		| sort >"$WORK/extra/list"
 fi
-printf 'RSLAB_MODE=%q\nRSLAB_SOAK=%q\nRSLAB_TEST_FILTER=%q\n' "$MODE" "${RSLAB_SOAK:-0}" \
-	"${RSLAB_TEST_FILTER:-}" >"$WORK/etc/rslab.env"
+printf 'RSLAB_MODE=%q\nRSLAB_SOAK=%q\nRSLAB_TEST_FILTER=%q\nRSLAB_BENCH_ONLY=%q\nRSLAB_BENCH_ROUNDS=%q\nRSLAB_BENCH_SIZES=%q\n' \
+	"$MODE" "${RSLAB_SOAK:-0}" "${RSLAB_TEST_FILTER:-}" "${RSLAB_BENCH_ONLY:-all}" "${RSLAB_BENCH_ROUNDS:-15}" \
+	"${RSLAB_BENCH_SIZES:-16 64 256 1024 4096}" >"$WORK/etc/rslab.env"
 (cd "$WORK" && find . -path ./initramfs -prune -o -print | cpio -o -H newc --quiet | gzip -1) \
 	>"$RSLAB_LOGDIR/initramfs.cpio.gz"
 step_done

@@ -114,6 +114,16 @@ setup_ksrc() {
 	step_done
 }
 
+# Extra packages for `make bench` (the report's chart), on request only.
+setup_bench() {
+	have_pkg python3-matplotlib && return
+	step_start "install python3-matplotlib (bench report)"
+	$SUDO apt-get install -y -qq --no-install-recommends python3-matplotlib >/dev/null ||
+		{ $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends python3-matplotlib >/dev/null; } ||
+		die "python3-matplotlib failed to install"
+	step_done
+}
+
 NEED_UPDATE=0
 mkdir -p "$RSLAB_CACHE"
 command -v rustc >/dev/null || die "rustc not found: rslab needs the machine's rustup toolchain"
@@ -121,4 +131,5 @@ setup_suites
 setup_packages
 setup_bindgen
 setup_ksrc
+[ "${1:-}" = bench ] && setup_bench
 note "setup complete: kernel source $(ksrc_dir), cache $RSLAB_CACHE"

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# make bench: the perf-profile kernel (no KASAN, lockdep, kmemleak), rslab against SLUB in the
+# same guest, in two timing modes, then flush_all latency at 2, 4 and 8 vCPUs; a table on stdout,
+# CSV and PNG under out/bench/<time>/.
+#   RSLAB_BENCH_MODES   timing modes (default "tcg tcg-icount"; "kvm" where KVM works)
+#   RSLAB_BENCH_CPUS    vCPU counts for flush_all latency (default "2 4 8"; empty: none)
+#   RSLAB_BENCH_ROUNDS  measured rounds per row (default 15)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+"$RSLAB_TOP/scripts/setup.sh" bench
+KB=$(RSLAB_PROFILE=perf "$RSLAB_TOP/scripts/kernel.sh" | tail -n1)
+KDIR=$KB "$RSLAB_TOP/scripts/module.sh"
+OUT=$RSLAB_TOP/out/bench/$(date +%Y%m%d-%H%M%S)
+mkdir -p "$OUT"
+ln -sfn "$OUT" "$RSLAB_TOP/out/bench/latest"
+rc=0
+for mode in ${RSLAB_BENCH_MODES-tcg tcg-icount}; do
+	step_start "bench, timing mode $mode"
+	RSLAB_ACCEL=$mode RSLAB_BENCH_ONLY=all RSLAB_LOGDIR=$OUT/guest-$mode \
+		"$RSLAB_TOP/scripts/guest.sh" bench "$KB" >"$OUT/guest-$mode.log" 2>&1 || rc=1
+	tail -n 3 "$OUT/guest-$mode.log"
+	step_done
+done
+for cpus in ${RSLAB_BENCH_CPUS-2 4 8}; do
+	step_start "flush_all latency, $cpus vCPUs"
+	RSLAB_ACCEL=tcg RSLAB_CPUS=$cpus RSLAB_BENCH_ONLY=flushlat RSLAB_LOGDIR=$OUT/guest-flush-$cpus \
+		"$RSLAB_TOP/scripts/guest.sh" bench "$KB" >"$OUT/guest-flush-$cpus.log" 2>&1 || rc=1
+	tail -n 3 "$OUT/guest-flush-$cpus.log"
+	step_done
+done
+/usr/bin/python3 "$RSLAB_TOP/scripts/bench_report.py" "$OUT" || rc=1
+note "results: $OUT (table.txt, bench.csv, bench.png)"
+exit $rc
