@@ -125,3 +125,88 @@ fn lists_link_and_unlink() {
     }
     assert_eq!(free.len(), 0);
 }
+
+/// Random alloc/free sequences on a set of slabs moved between partial/full/free lists as the
+/// node code does, checked against a model (the set of objects handed out).
+#[test]
+fn random_sequences_match_a_model() {
+    use crate::cmd_tests::Rng;
+    use std::collections::BTreeSet;
+
+    let l = layout(200, 8);
+    let mems: Vec<_> = (0..4).map(|_| HostSlab::new(&l)).collect();
+    let mut partial = SlabList::new(ListKind::Partial);
+    let mut full = SlabList::new(ListKind::Full);
+    let mut free = SlabList::new(ListKind::Free);
+    for m in &mems {
+        // SAFETY: fresh slabs, on no list.
+        unsafe { free.push_front(init_slab(m.base, &l, 9, 0)) };
+    }
+    let place = |s: *mut SlabHeader, p: &mut SlabList, f: &mut SlabList, e: &mut SlabList| {
+        // SAFETY: `s` is one of the test's slabs, on the list its tag names.
+        unsafe {
+            let want = match (*s).inuse as usize {
+                0 => ListKind::Free,
+                n if n == l.objects => ListKind::Full,
+                _ => ListKind::Partial,
+            };
+            if (*s).list != want {
+                match (*s).list {
+                    ListKind::Partial => p.remove(s),
+                    ListKind::Full => f.remove(s),
+                    ListKind::Free => e.remove(s),
+                    ListKind::None => {}
+                }
+                match want {
+                    ListKind::Partial => p.push_front(s),
+                    ListKind::Full => f.push_front(s),
+                    _ => e.push_front(s),
+                }
+            }
+        }
+    };
+    let mut rng = Rng(7);
+    let mut model: BTreeSet<usize> = BTreeSet::new();
+    let capacity = 4 * l.objects;
+    for _ in 0..100_000 {
+        if rng.next() % 2 == 0 {
+            let Some(s) = partial.first().or_else(|| free.first()) else {
+                assert_eq!(
+                    model.len(),
+                    capacity,
+                    "no slab to allocate from, yet objects are free"
+                );
+                continue;
+            };
+            // SAFETY: `s` is on a list; exclusive host slabs.
+            let obj = unsafe { (*s).pop() }.unwrap();
+            assert!(model.insert(obj as usize), "object handed out twice");
+            assert_eq!(slab_of(obj, &l), s);
+            place(s, &mut partial, &mut full, &mut free);
+        } else if !model.is_empty() {
+            let k = (rng.next() as usize) % model.len();
+            let obj = *model.iter().nth(k).unwrap();
+            model.remove(&obj);
+            let s = slab_of(obj as *mut u8, &l);
+            // SAFETY: `obj` is allocated from `s`.
+            unsafe { (*s).push(obj as *mut u8) };
+            place(s, &mut partial, &mut full, &mut free);
+        }
+        // Invariants: list lengths cover every slab; in-use counts add up to the model.
+        assert_eq!(partial.len() + full.len() + free.len(), 4);
+        let mut inuse = 0;
+        for list in [&partial, &full, &free] {
+            list.for_each(8, |s| {
+                // SAFETY: on a list; exclusive host slabs.
+                let s = unsafe { &*s };
+                inuse += s.inuse as usize;
+                // SAFETY: as above.
+                assert_eq!(
+                    unsafe { s.count_free(&l) },
+                    Ok(l.objects - s.inuse as usize)
+                );
+            });
+        }
+        assert_eq!(inuse, model.len());
+    }
+}
