@@ -105,13 +105,16 @@ impl Layout {
         };
         // SLUB's loop: accept the smallest order within 1/16 waste holding MIN_OBJECTS, then
         // relax the waste bound to 1/8 and 1/4; finally take whatever holds one object.
-        for fraction in [16, 8, 4] {
+        let acceptable = |fraction: usize, order: u32, objects: usize, waste: usize| {
+            let enough = objects >= MIN_OBJECTS || order == MAX_ORDER;
+            fraction == 0 || (enough && waste * fraction <= page_size << order)
+        };
+        for fraction in [16, 8, 4, 0] {
             for order in 0..=MAX_ORDER {
                 if let Some((objects, waste)) = fits(order) {
-                    let enough = objects >= MIN_OBJECTS || order == MAX_ORDER;
-                    if enough && waste * fraction <= page_size << order {
-                        return Ok(Self::with(
-                            size,
+                    if acceptable(fraction, order, objects, waste) {
+                        return Ok(Self {
+                            object_size: size,
                             align,
                             stride,
                             obj_offset,
@@ -120,52 +123,12 @@ impl Layout {
                             objects,
                             waste,
                             page_size,
-                        ));
+                        });
                     }
                 }
             }
         }
-        for order in 0..=MAX_ORDER {
-            if let Some((objects, waste)) = fits(order) {
-                return Ok(Self::with(
-                    size,
-                    align,
-                    stride,
-                    obj_offset,
-                    first_offset,
-                    order,
-                    objects,
-                    waste,
-                    page_size,
-                ));
-            }
-        }
         Err(LayoutError::BadSize)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    const fn with(
-        object_size: usize,
-        align: usize,
-        stride: usize,
-        obj_offset: usize,
-        first_offset: usize,
-        order: u32,
-        objects: usize,
-        waste: usize,
-        page_size: usize,
-    ) -> Self {
-        Self {
-            object_size,
-            align,
-            stride,
-            obj_offset,
-            first_offset,
-            order,
-            objects,
-            waste,
-            page_size,
-        }
     }
 
     /// Bytes in one slab.

@@ -66,29 +66,26 @@ guest_tally() { # the verdict's summary line of the newest run of a mode
 	sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' "$1" | tail -n1
 }
 
-glog=$RSLAB_TOP/out/guest-check.log
-set +e
-"$RSLAB_TOP/scripts/guest.sh" check "$KB" 2>&1 | tee "$glog"
-rc=${PIPESTATUS[0]}
-set -e
-read -r gp gf gs < <(guest_tally "$glog")
-gp=${gp:-0} gf=${gf:-0} gs=${gs:-0}
-# A tripped gate or a guest that never finished is one more failure beyond the tests' own.
-[ "$rc" = 0 ] || [ "$gf" != 0 ] || gf=1
-tally "$gp" "$gf" "$gs"
+# guest_check <log> [VAR=value...]: one guest run of the selftests, tallied; a tripped gate or a
+# guest that never finished is one more failure beyond the tests' own.
+guest_check() {
+	local log=$1 rc gp gf gs
+	shift
+	set +e
+	env "$@" "$RSLAB_TOP/scripts/guest.sh" check "$KB" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	set -e
+	read -r gp gf gs < <(guest_tally "$log")
+	gp=${gp:-0} gf=${gf:-0} gs=${gs:-0}
+	[ "$rc" = 0 ] || [ "$gf" != 0 ] || gf=1
+	tally "$gp" "$gf" "$gs"
+}
 
+guest_check "$RSLAB_TOP/out/guest-check.log"
 # Seed 000's reproducer: with workqueue.debug_force_rr_cpu=1 unbound work wanders between
 # CPUs, so a reaper re-armed through an unbound queue would run on the wrong CPU.
-rrlog=$RSLAB_TOP/out/guest-force-rr.log
-set +e
-RSLAB_CMDLINE="${RSLAB_CMDLINE:-} workqueue.debug_force_rr_cpu=1" RSLAB_TEST_FILTER='reaper|hotplug_cpu' \
-	"$RSLAB_TOP/scripts/guest.sh" check "$KB" 2>&1 | tee "$rrlog"
-rc=${PIPESTATUS[0]}
-set -e
-read -r gp gf gs < <(guest_tally "$rrlog")
-gp=${gp:-0} gf=${gf:-0} gs=${gs:-0}
-[ "$rc" = 0 ] || [ "$gf" != 0 ] || gf=1
-tally "$gp" "$gf" "$gs"
+guest_check "$RSLAB_TOP/out/guest-force-rr.log" \
+	RSLAB_CMDLINE="${RSLAB_CMDLINE:-} workqueue.debug_force_rr_cpu=1" RSLAB_TEST_FILTER='reaper|hotplug_cpu'
 
 step_start "kernel-log gate self-test (a test that makes the kernel WARN must fail the run)"
 set +e
