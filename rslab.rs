@@ -12,6 +12,7 @@
 //!
 //! Written once, here, and kept true by every path in the crate (as `mm/slub.c` does):
 //!
+//! 0. the bench mutex (`bench` commands only; they flush under it, so it comes before all)
 //! 1. `cpus_read_lock` (the CPU hotplug lock; held by the caller in cpuhp callbacks and in
 //!    memory/node notifiers) — [`cpuhp::CpusReadGuard`]
 //! 2. the flush mutex (serialises `flush_all`) — [`registry::Flusher`].

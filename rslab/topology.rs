@@ -40,10 +40,10 @@ pub(crate) fn cpu_to_node(cpu: u32) -> u32 {
     if cpu >= nr_cpu_ids() {
         return 0;
     }
-    // SAFETY: `__per_cpu_offset[cpu]` is the offset of `cpu`'s per-CPU area for a possible `cpu`
-    // (checked above); adding it to the address of a per-CPU variable is what `per_cpu_ptr()`
-    // does. The variable is written at boot and on NUMA setup only; a plain read is what
-    // `cpu_to_node()` does.
+    // `per_cpu(x86_cpu_to_node_map, cpu)`, which `cpu_to_node()` is: written at boot and on
+    // NUMA setup only, read plainly.
+    // SAFETY: `cpu` is a possible CPU (checked above), so `__per_cpu_offset[cpu]` is the offset
+    // of its per-CPU area; adding it to a per-CPU variable's address is `per_cpu_ptr()`.
     let nid = unsafe {
         let base = (&raw const bindings::x86_cpu_to_node_map) as usize;
         let off = bindings::__per_cpu_offset[cpu as usize];

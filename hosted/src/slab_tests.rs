@@ -87,6 +87,7 @@ fn count_free_detects_corruption() {
             .cast::<*mut u8>()
             .write(mem.base.wrapping_add(l.offset_of(0)))
     };
+    // SAFETY: exclusive host slab.
     assert!(unsafe { slab.count_free(&l) }.is_err());
 }
 
