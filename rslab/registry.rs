@@ -330,13 +330,14 @@ pub(crate) struct Registry {
     #[pin]
     pub(crate) flusher: Flusher,
     caches_dir: Dir,
+    /// Benchmark results and the footprint run's live objects (the bench mutex: taken with
+    /// nothing else held; benchmarks flush under it). Before `meta`: a footprint run holds a
+    /// cache whose descriptor comes from `meta`'s kmem caches, so it must go first.
+    #[pin]
+    bench: Mutex<bench::Results>,
     meta: Meta,
     pub(crate) reapers: Reapers,
     pub(crate) hotplug: HotplugStats,
-    /// Benchmark results and the footprint run's live objects (the bench mutex: taken with
-    /// nothing else held; benchmarks flush under it).
-    #[pin]
-    bench: Mutex<bench::Results>,
 }
 
 fn cstring(name: &Name) -> Result<CString> {
@@ -665,6 +666,8 @@ impl Registry {
     /// Destroys every cache at module unload, reporting any still in use (their objects are
     /// freed with them: nothing can use them once the module is gone).
     pub(crate) fn shutdown(&self) {
+        // A footprint run still held: its objects and caches go first.
+        drop(self.bench.lock().footprint.take());
         loop {
             let Some(e) = self.lock_caches().pop() else {
                 break;

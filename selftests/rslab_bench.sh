@@ -13,7 +13,7 @@ sane() { awk -F, -v w="$1" '$1 == w { if ($5 + 0 <= 0 || $9 + 0 < 1) bad = 1; n+
 all_sane() { local w; for w in pair batch concurrent cross flushlat; do sane "$w" || return 1; done; }
 
 ktap_print_header
-ktap_set_plan 11
+ktap_set_plan 12
 rslab_unload
 rslab_load
 check "bench pair" ctl bench pair 64 rounds=3
@@ -32,5 +32,6 @@ check "bench footprint keeps ~1 MiB live in both" ctl bench footprint 256
 check_err "a second footprint run is EBUSY" "Device or resource busy" ctl bench footprint 256
 check "bench shrink and release" bash -c "echo bench shrink >$RSLAB_DBG/control && echo bench release >$RSLAB_DBG/control"
 check_err "release with nothing kept is ESRCH" "No such process" ctl bench release
-rslab_unload
+ctl bench footprint 1024
+check "unload with a footprint run still held" rslab_unload
 ktap_finished
