@@ -22,7 +22,7 @@ use crate::irq::IrqOff;
 use crate::{
     cmd::Name,
     cpuarray::ObjArray,
-    kmem::{KmemBox, KmemCache},
+    kmem::{KmemBox, KmemCache, RawKmem},
     layout::Layout,
     pages::{self, Gfp},
     slab::{init_slab, slab_of, ListKind, SlabHeader, SlabList, HEADER_BYTES, SLAB_MAGIC},
@@ -215,15 +215,22 @@ pub(crate) struct CacheStats {
 pub(crate) struct Meta {
     caches: KmemCache<Cache>,
     nodes: KmemCache<NodeData>,
+    /// Off-slab slab headers.
+    slabs: KmemCache<SlabHeader>,
     next_id: AtomicU64,
 }
 
 impl Meta {
-    /// Creates the metadata caches `<prefix>_cache` and `<prefix>_node`.
-    pub(crate) fn new(caches: &'static CStr, nodes: &'static CStr) -> Result<Self> {
+    /// Creates the metadata caches: cache descriptors, per-node structures, off-slab headers.
+    pub(crate) fn new(
+        caches: &'static CStr,
+        nodes: &'static CStr,
+        slabs: &'static CStr,
+    ) -> Result<Self> {
         Ok(Self {
             caches: KmemCache::new(caches)?,
             nodes: KmemCache::new(nodes)?,
+            slabs: KmemCache::new(slabs)?,
             next_id: AtomicU64::new(1),
         })
     }
@@ -295,6 +302,8 @@ pub(crate) struct Cache {
     /// without touching memory that is not ours.
     debug_slabs: Pin<KBox<SpinLockIrq<KVec<usize>>>>,
     pub(crate) stats: CacheStats,
+    /// Where off-slab headers come from (`Meta::slabs`; the `Meta` outlives the cache).
+    slab_headers: RawKmem<SlabHeader>,
     /// Non-zero while `validate` needs the arrays to hold still: the reaper skips the cache.
     /// Raised under the slab mutex, which the reaper holds for a whole round.
     reap_blocked: AtomicU32,
@@ -357,6 +366,7 @@ impl Cache {
             )?,
             stats: CacheStats::default(),
             reap_blocked: AtomicU32::new(0),
+            slab_headers: meta.slabs.raw(),
         };
         meta.caches.alloc_value(cache, None)
     }
@@ -451,8 +461,21 @@ impl Cache {
             let Some(base) = pages::alloc_slab(n, order, gfp) else {
                 continue;
             };
-            // SAFETY: `base` is a fresh block of `slab_bytes()`, aligned to its size.
-            let slab = unsafe { init_slab(base.as_ptr(), &self.layout, self.id, n) };
+            let header = if self.layout.off_slab {
+                let Some(h) = self.slab_headers.alloc(gfp.raw(), n) else {
+                    // SAFETY: fresh and unused.
+                    unsafe { pages::free_slab(base, order) };
+                    return Err(ENOMEM);
+                };
+                // SAFETY: `base` is a live block of ours.
+                unsafe { pages::set_slab_private(base, h.as_ptr() as usize) };
+                h.as_ptr()
+            } else {
+                base.as_ptr().cast()
+            };
+            // SAFETY: `base` is a fresh block of `slab_bytes()`, aligned to its size; `header`
+            // is `base` or a fresh header object.
+            let slab = unsafe { init_slab(base.as_ptr(), header, &self.layout, self.id, n) };
             if self.debug {
                 // SAFETY: the slab was just formatted and is not shared yet.
                 unsafe { self.debug_init_slab(slab) };
@@ -497,7 +520,7 @@ impl Cache {
             self.free_checked(obj.as_ptr());
             return;
         }
-        let slab = slab_of(obj.as_ptr(), &self.layout);
+        let slab = self.header_of(obj.as_ptr());
         // SAFETY: `obj` is an object of this cache (contract), so its slab header is live.
         let onode = unsafe { (*slab).node };
         let irq = IrqOff::new();
@@ -521,6 +544,26 @@ impl Cache {
         }
         slot.cached
             .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
+    }
+
+    /// The header of the slab `obj` lives in: at the slab's start, or (off-slab) where the
+    /// slab's first page points. O(1) either way.
+    #[inline(always)]
+    fn header_of(&self, obj: *mut u8) -> *mut SlabHeader {
+        if !self.layout.off_slab {
+            return slab_of(obj, &self.layout);
+        }
+        let base = (obj as usize) & !(self.layout.slab_bytes() - 1);
+        // SAFETY: `obj` is an object of this cache (every caller's contract), so `base` is a
+        // live slab of ours, whose first page's `private` holds its header.
+        unsafe { pages::slab_private(base) as *mut SlabHeader }
+    }
+
+    /// The node of the slab of `obj`, an object of this cache.
+    #[cfg_attr(not(CONFIG_KUNIT = "y"), allow(dead_code))]
+    pub(crate) fn node_of(&self, obj: NonNull<u8>) -> u32 {
+        // SAFETY: `obj` is an object of this cache, so its header is live.
+        unsafe { (*self.header_of(obj.as_ptr())).node }
     }
 
     /// Takes the `n` oldest objects of `arr`, plus `extra`, back to their slabs.
@@ -547,11 +590,11 @@ impl Cache {
         let mut i = 0;
         while i < objs.len() {
             // SAFETY: every object in a per-CPU array is an allocated object of this cache.
-            let nid = unsafe { (*slab_of(objs[i], &self.layout)).node };
+            let nid = unsafe { (*self.header_of(objs[i])).node };
             let Some(node) = self.node(nid) else { return };
             let mut l = node.lists.lock();
             while i < objs.len() {
-                let slab = slab_of(objs[i], &self.layout);
+                let slab = self.header_of(objs[i]);
                 // SAFETY: as above.
                 if unsafe { (*slab).node } != nid {
                     break;
@@ -587,11 +630,25 @@ impl Cache {
         }
         // SAFETY: per the contract the slab is ours alone; the magic is cleared so a stale
         // pointer into it is not taken for an object of this cache.
-        unsafe { (*slab).magic = 0 };
-        if let Some(p) = NonNull::new(slab.cast::<u8>()) {
-            // SAFETY: the block came from `pages::alloc_slab` with this order.
-            unsafe { pages::free_slab(p, self.layout.order) };
+        let base = unsafe {
+            (*slab).magic = 0;
+            (*slab).base
+        };
+        let Some(base) = NonNull::new(base) else {
+            return;
+        };
+        if self.layout.off_slab {
+            // SAFETY: the block is ours until freed below; the header came from
+            // `slab_headers` in `grow` and nothing refers to it any more.
+            unsafe {
+                pages::set_slab_private(base, 0);
+                if let Some(h) = NonNull::new(slab) {
+                    self.slab_headers.free(h);
+                }
+            }
         }
+        // SAFETY: the block came from `pages::alloc_slab` with this order.
+        unsafe { pages::free_slab(base, self.layout.order) };
         self.stats.slabs_freed.fetch_add(1, Relaxed);
     }
 
@@ -938,7 +995,7 @@ impl Cache {
 
     fn validate_array(&self, cc: &CpuCache) -> Result<usize, Fault> {
         for &obj in Iterator::chain(cc.objs.as_slice().iter(), cc.remote.as_slice()) {
-            let slab = slab_of(obj, &self.layout);
+            let slab = self.header_of(obj);
             // SAFETY: objects in an array came from this cache's slabs, which stay allocated
             // while they have objects in use; we only read the header.
             let magic = unsafe { (*slab).magic };
@@ -947,7 +1004,8 @@ impl Cache {
             }
             if self
                 .layout
-                .object_index((obj as usize).wrapping_sub(slab as usize))
+                // SAFETY: as above.
+                .object_index((obj as usize).wrapping_sub(unsafe { (*slab).base } as usize))
                 .is_none()
             {
                 return Err(Fault::NotObjectStart);

@@ -11,14 +11,17 @@ mod tests {
         cmd::Name,
         pages::Gfp,
         registry::{validate, CpuOp, Flusher},
-        slab::slab_of,
         topology,
     };
     use core::{ptr::NonNull, sync::atomic::Ordering::Relaxed};
     use kernel::prelude::*;
 
     fn meta() -> Result<Meta> {
-        Meta::new(c"rslab_kunit_cache", c"rslab_kunit_node")
+        Meta::new(
+            c"rslab_kunit_cache",
+            c"rslab_kunit_node",
+            c"rslab_kunit_slab",
+        )
     }
 
     fn name(s: &str) -> Result<Name> {
@@ -87,8 +90,7 @@ mod tests {
         let mut tested = 0;
         for nid in 0..topology::nr_node_ids() {
             let p = c.alloc_node(Some(nid), Gfp::KERNEL)?;
-            // SAFETY: `p` is an object of `c`, so its slab header is live.
-            let got = unsafe { (*slab_of(p.as_ptr(), &c.layout)).node };
+            let got = c.node_of(p);
             if topology::node_has_normal_memory(nid) {
                 // Placed exactly where asked.
                 assert_eq!(got, nid);

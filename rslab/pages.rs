@@ -60,6 +60,39 @@ pub(crate) unsafe fn free_slab(p: NonNull<u8>, order: u32) {
     unsafe { bindings::free_pages(p.as_ptr() as usize, order) }
 }
 
+/// `virt_to_page()` for a direct-map address (x86-64, `SPARSEMEM_VMEMMAP`).
+fn virt_to_page(addr: usize) -> *mut bindings::page {
+    // SAFETY: both are set during early boot and never change afterwards.
+    let (vmemmap, direct) = unsafe { (bindings::vmemmap_base, bindings::page_offset_base) };
+    let pfn = (addr - direct) >> bindings::PAGE_SHIFT;
+    (vmemmap + pfn * core::mem::size_of::<bindings::page>()) as *mut bindings::page
+}
+
+/// Stores `value` in the `private` field of the first page of the slab at `base`: where an
+/// off-slab header is found from an object's address.
+///
+/// # Safety
+///
+/// `base` must be a live block from [`alloc_slab`]: its pages are ours, and `private` of a
+/// page is its owner's to use (`set_page_private()`).
+pub(crate) unsafe fn set_slab_private(base: NonNull<u8>, value: usize) {
+    let page = virt_to_page(base.as_ptr() as usize);
+    // SAFETY: `page` is the `struct page` of a page we own (contract).
+    unsafe { (&raw mut (*page).__bindgen_anon_1.__bindgen_anon_1.private).write(value) };
+}
+
+/// The value [`set_slab_private`] stored for the slab at `base` (`page_private()`).
+///
+/// # Safety
+///
+/// As for [`set_slab_private`].
+#[inline]
+pub(crate) unsafe fn slab_private(base: usize) -> usize {
+    let page = virt_to_page(base);
+    // SAFETY: `page` is the `struct page` of a page we own (contract).
+    unsafe { (&raw const (*page).__bindgen_anon_1.__bindgen_anon_1.private).read() }
+}
+
 /// Whether `addr` lies in the kernel's direct map of RAM, where slabs live. Debug checks use
 /// it before reading a slab header through a pointer they were handed.
 pub(crate) fn in_direct_map(addr: usize) -> bool {

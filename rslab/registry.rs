@@ -351,7 +351,7 @@ impl Registry {
             caches <- new_mutex!(KVec::new(), "rslab_slab_mutex"),
             flusher <- Flusher::new(c"rslab"),
             caches_dir: dir.subdir(c"caches"),
-            meta: Meta::new(c"rslab_cache", c"rslab_node")?,
+            meta: Meta::new(c"rslab_cache", c"rslab_node", c"rslab_slab")?,
             reapers: Reapers::new(reap_interval_ms)?,
             hotplug: HotplugStats::default(),
             bench <- new_mutex!(bench::Results::default(), "rslab_bench_mutex"),

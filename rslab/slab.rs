@@ -47,6 +47,8 @@ pub(crate) struct Links {
 #[repr(C)]
 pub(crate) struct SlabHeader {
     pub(crate) magic: u64,
+    /// Start of the slab's memory (the header itself, unless the header is off-slab).
+    pub(crate) base: *mut u8,
     /// Head of the freelist.
     pub(crate) free: *mut u8,
     /// Objects handed out of this slab (to users or to per-CPU arrays).
@@ -61,25 +63,28 @@ pub(crate) struct SlabHeader {
 /// Bytes reserved for the header at the start of a slab (one cache line or more).
 pub(crate) const HEADER_BYTES: usize = (core::mem::size_of::<SlabHeader>() + 63) & !63;
 
-/// The slab containing `addr`, by masking with the slab size of `layout`.
+/// The slab containing `addr`, by masking with the slab size of `layout`: its header, for a
+/// layout whose header is in the slab (see `Cache::header_of` for the general case).
 pub(crate) fn slab_of(addr: *mut u8, layout: &Layout) -> *mut SlabHeader {
     ((addr as usize) & !(layout.slab_bytes() - 1)) as *mut SlabHeader
 }
 
 /// Formats the slab at `base` as a slab of `layout`, with every object on the freelist, in
-/// address order.
+/// address order, and its header at `header` (`base` itself unless `layout.off_slab`).
 ///
 /// # Safety
 ///
 /// `base` must be valid for writes of `layout.slab_bytes()` bytes, aligned to that size, and
-/// not in use by anything else.
+/// not in use by anything else; `header` must be `base`, or (off-slab) valid for writing a
+/// `SlabHeader` and not in use.
 pub(crate) unsafe fn init_slab(
     base: *mut u8,
+    header: *mut SlabHeader,
     layout: &Layout,
     cache_id: u64,
     node: u32,
 ) -> *mut SlabHeader {
-    let slab = base.cast::<SlabHeader>();
+    let slab = header;
     let mut next: *mut u8 = null_mut();
     for i in (0..layout.objects).rev() {
         // SAFETY: `offset_of(i)` is inside the slab for `i < objects` (layout invariant), and the
@@ -91,10 +96,12 @@ pub(crate) unsafe fn init_slab(
             next = obj;
         }
     }
-    // SAFETY: the header fits before the first object (`first_offset >= HEADER_BYTES`).
+    // SAFETY: in-slab, the header fits before the first object (`first_offset >=
+    // HEADER_BYTES`); off-slab, the caller gave us `header` for writing.
     unsafe {
         slab.write(SlabHeader {
             magic: SLAB_MAGIC ^ cache_id,
+            base,
             free: next,
             inuse: 0,
             node,
@@ -147,7 +154,7 @@ impl SlabHeader {
     ///
     /// `self` must be a slab of `layout`, owned exclusively by the caller.
     pub(crate) unsafe fn count_free(&self, layout: &Layout) -> Result<usize, *mut u8> {
-        let base = core::ptr::from_ref(self) as usize;
+        let base = self.base as usize;
         let mut n = 0;
         let mut p = self.free;
         while !p.is_null() {

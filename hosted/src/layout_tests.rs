@@ -44,7 +44,8 @@ fn every_size_and_alignment_is_sound() {
             assert!(l.stride >= size.max(8) && l.stride % l.align == 0);
             assert!(l.order <= MAX_ORDER);
             // Objects and header fit, and waste is what is left.
-            assert!(l.first_offset >= HEADER);
+            assert_eq!(l.off_slab, size >= OFF_SLAB_MIN);
+            assert!(l.off_slab || l.first_offset >= HEADER);
             assert_eq!(
                 l.first_offset + l.objects * l.stride + l.waste,
                 l.slab_bytes()
@@ -66,6 +67,12 @@ fn waste_is_bounded_like_slub() {
         let l = Layout::new(size, 8, false, HEADER, PAGE).unwrap();
         assert!(l.waste * 4 <= l.slab_bytes(), "size {size}: {l:?}");
     }
+    // Large objects lose nothing to the header: 8 objects of 4096 bytes per order-3 slab.
+    let big = Layout::new(4096, 8, false, HEADER, PAGE).unwrap();
+    assert!(big.off_slab && big.first_offset == 0);
+    assert_eq!(big.objects << 12, big.slab_bytes());
+    // Debug slots keep the header in the slab.
+    assert!(!Layout::new(4096, 8, true, HEADER, PAGE).unwrap().off_slab);
     // Small objects stay in order-0 slabs.
     assert_eq!(Layout::new(64, 8, false, HEADER, PAGE).unwrap().order, 0);
     assert_eq!(Layout::new(64, 8, false, HEADER, PAGE).unwrap().objects, 63);

@@ -33,17 +33,43 @@ fn layout(size: usize, align: usize) -> Layout {
 }
 
 #[test]
+fn off_slab_header_describes_its_slab() {
+    let l = layout(4096, 8);
+    assert!(l.off_slab);
+    let mem = HostSlab::new(&l);
+    let mut header = std::mem::MaybeUninit::<SlabHeader>::uninit();
+    // SAFETY: fresh slab; the header lives on our stack.
+    let slab = unsafe { &mut *init_slab(mem.base, header.as_mut_ptr(), &l, 3, 0) };
+    assert_eq!(slab.base, mem.base);
+    let mut n = 0;
+    // SAFETY: exclusive.
+    while let Some(obj) = unsafe { slab.pop() } {
+        assert_eq!((obj as usize - mem.base as usize) % 4096, 0);
+        n += 1;
+    }
+    assert_eq!(n, 8);
+    // SAFETY: exclusive.
+    assert_eq!(unsafe { slab.count_free(&l) }, Ok(0));
+}
+
+#[test]
 fn freelist_hands_out_every_object_once() {
     for (size, align) in [(8, 8), (24, 8), (100, 64), (4096, 4096), (3000, 8)] {
         let l = layout(size, align);
         let mem = HostSlab::new(&l);
-        // SAFETY: `mem` is a fresh, aligned slab.
-        let slab = unsafe { &mut *init_slab(mem.base, &l, 7, 1) };
+        let mut off = std::mem::MaybeUninit::<SlabHeader>::uninit();
+        let header = if l.off_slab {
+            off.as_mut_ptr()
+        } else {
+            mem.base.cast()
+        };
+        // SAFETY: `mem` is a fresh, aligned slab; `header` is its base or our own storage.
+        let slab = unsafe { &mut *init_slab(mem.base, header, &l, 7, 1) };
         assert_eq!(slab.magic, SLAB_MAGIC ^ 7);
-        assert_eq!(
-            slab_of(mem.base.wrapping_add(l.offset_of(l.objects - 1)), &l),
-            slab as *mut _
-        );
+        if !l.off_slab {
+            let last = mem.base.wrapping_add(l.offset_of(l.objects - 1));
+            assert_eq!(slab_of(last, &l), slab as *mut _);
+        }
         let mut seen = std::collections::BTreeSet::new();
         // SAFETY: exclusive host slab.
         while let Some(obj) = unsafe { slab.pop() } {
@@ -69,7 +95,7 @@ fn count_free_detects_corruption() {
     let l = layout(64, 8);
     let mem = HostSlab::new(&l);
     // SAFETY: fresh slab.
-    let slab = unsafe { &mut *init_slab(mem.base, &l, 1, 0) };
+    let slab = unsafe { &mut *init_slab(mem.base, mem.base.cast(), &l, 1, 0) };
     // Point the second free object's link into the middle of an object.
     let second = mem.base.wrapping_add(l.offset_of(1));
     // SAFETY: the object lies inside the host slab.
@@ -98,7 +124,7 @@ fn lists_link_and_unlink() {
     // SAFETY: fresh slabs.
     let slabs: Vec<_> = mems
         .iter()
-        .map(|m| unsafe { init_slab(m.base, &l, 1, 0) })
+        .map(|m| unsafe { init_slab(m.base, m.base.cast(), &l, 1, 0) })
         .collect();
     let mut partial = SlabList::new(ListKind::Partial);
     let mut free = SlabList::new(ListKind::Free);
@@ -141,7 +167,7 @@ fn random_sequences_match_a_model() {
     let mut free = SlabList::new(ListKind::Free);
     for m in &mems {
         // SAFETY: fresh slabs, on no list.
-        unsafe { free.push_front(init_slab(m.base, &l, 9, 0)) };
+        unsafe { free.push_front(init_slab(m.base, m.base.cast(), &l, 9, 0)) };
     }
     let place = |s: *mut SlabHeader, p: &mut SlabList, f: &mut SlabList, e: &mut SlabList| {
         // SAFETY: `s` is one of the test's slabs, on the list its tag names.
