@@ -2,13 +2,15 @@
 
 //! Slab geometry: object stride, slab order and objects per slab, chosen the way SLUB's
 //! `calculate_order()` does (smallest order whose waste is within a bound, relaxing the bound
-//! step by step), but accounting for rslab's in-slab header.
+//! step by step), but accounting for rslab's slab header.
 //!
 //! A slab is a naturally aligned block of `PAGE_SIZE << order` bytes from the page allocator.
-//! Its header sits at the start, so the slab of any object is found in O(1) by masking the
-//! object's address with the slab size. Object slots follow the header at `first_offset`, one
-//! every `stride` bytes; `stride` and `first_offset` are multiples of the alignment, so no object
-//! straddles what its alignment forbids.
+//! The slab of any object is found in O(1) by masking the object's address with the slab size.
+//! The header sits at the slab's start, except for objects of `OFF_SLAB_MIN` bytes or more
+//! (without debugging), where it would cost a whole object per slab and lives off the slab
+//! (`off_slab`, `first_offset == 0`). Object slots start at `first_offset`, one every `stride`
+//! bytes; `stride` and `first_offset` are multiples of the alignment, so no object straddles what
+//! its alignment forbids.
 //!
 //! A slot's first word is the freelist link while the slot is free. Without debugging the object
 //! is the slot (`obj_offset == 0`). With debugging a slot is laid out as

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! One slab: its in-slab header, its freelist, and the intrusive lists slabs are kept on.
+//! One slab: its header, its freelist, and the intrusive lists slabs are kept on.
 //!
-//! A slab is a naturally aligned block of `PAGE_SIZE << order` bytes. [`SlabHeader`] sits at its
-//! start, so the slab of an object is `addr & !(slab_bytes - 1)` (see [`Layout`]). Free objects
-//! form a singly linked list through their first word. Slabs are linked into a node's partial,
-//! full or free list through [`SlabHeader::link`].
+//! A slab is a naturally aligned block of `PAGE_SIZE << order` bytes, so the slab of an object is
+//! `addr & !(slab_bytes - 1)` (see [`Layout`]). [`SlabHeader`] sits at that address, or, for
+//! `Layout::off_slab` layouts, in separate memory the caller finds (the kernel side keeps a
+//! pointer to it in the slab's first `struct page`). Free objects form a singly linked list
+//! through their first word. Slabs are linked into a node's partial, full or free list through
+//! [`SlabHeader::link`].
 //!
 //! This file has no `kernel::` imports: it is also compiled on the host, where the tests carve
 //! slabs out of ordinary aligned allocations.
