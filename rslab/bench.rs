@@ -141,11 +141,11 @@ fn touch(p: NonNull<u8>) {
     SINK.fetch_xor(p.as_ptr() as usize, Relaxed);
 }
 
-/// Per-operation cost of one round, in picoseconds and milli-cycles.
+/// Per-operation cost (of one round, or a median), in picoseconds and milli-cycles.
 #[derive(Clone, Copy, Default)]
-struct Cost {
-    ps: u64,
-    mcyc: u64,
+pub(crate) struct Cost {
+    pub(crate) ps: u64,
+    pub(crate) mcyc: u64,
 }
 
 fn cost(t0: (u64, u64), t1: (u64, u64), ops: u64) -> Cost {
@@ -189,17 +189,10 @@ fn round_batch(a: &dyn Alloc, held: &mut KVec<NonNull<u8>>, n: usize) -> Option<
 /// Summary of a set of per-round costs.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Stat {
-    pub(crate) median: Cost2,
+    pub(crate) median: Cost,
     pub(crate) min_ps: u64,
     pub(crate) max_ps: u64,
     pub(crate) rounds: u32,
-}
-
-/// A median in both units.
-#[derive(Clone, Copy, Default)]
-pub(crate) struct Cost2 {
-    pub(crate) ps: u64,
-    pub(crate) mcyc: u64,
 }
 
 /// Insertion sort: rounds are few, and core's sort pulls in panic paths objtool cannot follow.
@@ -222,7 +215,7 @@ fn summarize(v: &mut [Cost]) -> Stat {
     let mcyc = v.get(mid).map_or(0, |c| c.mcyc);
     sort_by(v, |c| c.ps);
     Stat {
-        median: Cost2 {
+        median: Cost {
             ps: v.get(mid).map_or(0, |c| c.ps),
             mcyc,
         },

@@ -12,8 +12,9 @@
 //!
 //! An empty array is refilled with a batch from its node's partial (then free) slabs under the
 //! node's lock; with no slab there, interrupts are enabled again and a slab is taken from the
-//! page allocator. A full array gives its oldest batch back. Frees of objects whose slab is on
-//! another node collect in a small per-CPU buffer that goes back to those nodes in one batch.
+//! page allocator. A full array (at its size-dependent limit) gives its oldest batch back. Frees
+//! of objects whose slab is on another node collect in a per-CPU buffer that goes back to those
+//! nodes in one batch.
 //!
 //! Debug caches (and `alloc_node`) bypass the arrays and work on the node lists directly, so
 //! every allocation and free is checked: state word, red zones, poison, slab membership.
@@ -533,14 +534,14 @@ impl Cache {
             if let Err(obj) = cc.remote.push(obj.as_ptr()) {
                 self.give_back(&mut cc.remote, REMOTE_CAP, Some(obj));
             }
-        } else if let Err(obj) = cc.objs.push(obj.as_ptr()) {
-            // Full: the oldest batch goes back to the node lists, then there is room.
-            self.give_back(&mut cc.objs, self.batch, None);
-            bump(&slot.stats.flushes);
-            let _ = cc.objs.push(obj);
-        } else if cc.objs.len() > self.limit {
-            self.give_back(&mut cc.objs, self.batch, None);
-            bump(&slot.stats.flushes);
+        } else {
+            if cc.objs.len() >= self.limit {
+                // Full: the oldest batch goes back to the node lists.
+                self.give_back(&mut cc.objs, self.batch, None);
+                bump(&slot.stats.flushes);
+            }
+            // There is room now (`limit <= ARRAY_CAP`, `batch >= 1`): the push cannot fail.
+            let _ = cc.objs.push(obj.as_ptr());
         }
         slot.cached
             .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);

@@ -23,8 +23,7 @@
 //! is ever freed (seed 003). Cancel events need no undo and are only counted.
 
 use crate::{
-    cpuhp,
-    notifier::{self, MemoryNotify},
+    cpuhp, notifier,
     registry::{self, Registry},
 };
 use core::{ffi::c_void, sync::atomic::Ordering::Relaxed};
@@ -147,13 +146,13 @@ pub(crate) unsafe extern "C" fn node_event(
 ///
 /// # Safety
 ///
-/// Called by the memory notifier chain only; `data` is a `struct memory_notify`.
+/// Called by the memory notifier chain only. Its `struct memory_notify` is not needed: every
+/// block going offline gets the same treatment.
 pub(crate) unsafe extern "C" fn memory_event(
     _nb: *mut bindings::notifier_block,
     action: c_ulong,
-    data: *mut c_void,
+    _data: *mut c_void,
 ) -> i32 {
-    let _ = data.cast::<MemoryNotify>();
     with_registry(|r| {
         let h = &r.hotplug;
         match action as u64 {

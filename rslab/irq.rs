@@ -15,7 +15,8 @@ use core::{arch::asm, marker::PhantomData};
 #[cfg(CONFIG_TRACE_IRQFLAGS)]
 use kernel::bindings;
 
-/// `X86_EFLAGS_IF`.
+/// `X86_EFLAGS_IF`: only the lockdep tracing needs to look at it.
+#[cfg_attr(not(CONFIG_TRACE_IRQFLAGS), allow(dead_code))]
 const EFLAGS_IF: usize = 1 << 9;
 
 /// Proof that local interrupts are off, which pins the task to this CPU; dropping it restores
@@ -78,6 +79,5 @@ impl Drop for IrqOff {
         }
         // SAFETY: restores the flags saved in `new` (invariant), as `native_restore_fl()`.
         unsafe { asm!("push {0}", "popfq", in(reg) self.flags) };
-        let _ = EFLAGS_IF;
     }
 }

@@ -3,19 +3,13 @@
 //! Memory and node hotplug notifiers.
 //!
 //! `linux/memory.h` is not reachable from the kernel's Rust bindings, so the two functions and
-//! the one structure rslab needs from it are declared here, matching the 7.3 header:
-//! `register_memory_notifier()`, `unregister_memory_notifier()` and `struct memory_notify`.
+//! the event numbers rslab needs from it are declared here, matching the 7.3 header:
+//! `register_memory_notifier()`, `unregister_memory_notifier()` and `enum memory_block_state`.
+//! (rslab acts on every block event alike, so `struct memory_notify` is not needed.)
 //! The node notifier (`linux/node.h`) is in the bindings.
 
 use core::{ffi::c_void, marker::PhantomPinned, pin::Pin};
 use kernel::{bindings, prelude::*, types::Opaque};
-
-/// `struct memory_notify` of `include/linux/memory.h` (7.3).
-#[repr(C)]
-pub(crate) struct MemoryNotify {
-    pub(crate) start_pfn: kernel::ffi::c_ulong,
-    pub(crate) nr_pages: kernel::ffi::c_ulong,
-}
 
 // `enum memory_block_state` and the node events of 7.3's headers.
 pub(crate) const MEM_ONLINE: u64 = 0;
@@ -39,7 +33,7 @@ unsafe extern "C" {
 /// Which chain a [`Notifier`] is on.
 #[derive(Clone, Copy)]
 pub(crate) enum Chain {
-    /// `register_memory_notifier`: per memory block; `data` is a [`MemoryNotify`].
+    /// `register_memory_notifier`: per memory block; `data` is a `struct memory_notify`.
     Memory,
     /// `register_node_notifier`: per node's first/last memory; `data` is a `node_notify`.
     Node,

@@ -41,10 +41,15 @@ pub(crate) fn alloc_slab(nid: u32, order: u32, gfp: Gfp) -> Option<NonNull<u8>> 
     NonNull::new(page_address(page))
 }
 
-/// `page_address()` for x86-64 with `SPARSEMEM_VMEMMAP`: the direct-map address of `page`.
-fn page_address(page: *mut bindings::page) -> *mut u8 {
+/// The bases of the `struct page` array and of the direct map (x86-64, `SPARSEMEM_VMEMMAP`).
+fn bases() -> (usize, usize) {
     // SAFETY: both are set during early boot and never change afterwards.
-    let (vmemmap, direct) = unsafe { (bindings::vmemmap_base, bindings::page_offset_base) };
+    unsafe { (bindings::vmemmap_base, bindings::page_offset_base) }
+}
+
+/// `page_address()`: the direct-map address of `page`.
+fn page_address(page: *mut bindings::page) -> *mut u8 {
+    let (vmemmap, direct) = bases();
     let pfn = (page as usize - vmemmap) / core::mem::size_of::<bindings::page>();
     (direct + (pfn << bindings::PAGE_SHIFT)) as *mut u8
 }
@@ -62,8 +67,7 @@ pub(crate) unsafe fn free_slab(p: NonNull<u8>, order: u32) {
 
 /// `virt_to_page()` for a direct-map address (x86-64, `SPARSEMEM_VMEMMAP`).
 fn virt_to_page(addr: usize) -> *mut bindings::page {
-    // SAFETY: both are set during early boot and never change afterwards.
-    let (vmemmap, direct) = unsafe { (bindings::vmemmap_base, bindings::page_offset_base) };
+    let (vmemmap, direct) = bases();
     let pfn = (addr - direct) >> bindings::PAGE_SHIFT;
     (vmemmap + pfn * core::mem::size_of::<bindings::page>()) as *mut bindings::page
 }
