@@ -10,7 +10,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 "$RSLAB_TOP/scripts/setup.sh" bench
-KB=$(RSLAB_PROFILE=perf "$RSLAB_TOP/scripts/kernel.sh" | tail -n1)
+KB=$(RSLAB_PROFILE=perf "$RSLAB_TOP/scripts/kernel.sh")
+use_kernel "$KB"
 KDIR=$KB "$RSLAB_TOP/scripts/module.sh"
 OUT=$RSLAB_TOP/out/bench/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"

@@ -40,7 +40,8 @@ n=$(printf '%s\n' "$out" | sed -n 's/^Ran \([0-9]*\) test.*/\1/p')
 if [ "$rc" = 0 ]; then tally "${n:-0}" 0 0; else tally 0 "${n:-1}" 0; fi
 step_done
 
-KB=$("$RSLAB_TOP/scripts/kernel.sh" | tail -n1)
+KB=$("$RSLAB_TOP/scripts/kernel.sh")
+use_kernel "$KB"
 
 step_start "rustfmt check"
 if KDIR=$KB "$RSLAB_TOP/scripts/module.sh" fmt-check; then tally 1 0 0; else tally 0 1 0; fi
@@ -84,8 +85,11 @@ guest_check() {
 guest_check "$RSLAB_TOP/out/guest-check.log"
 # Seed 000's reproducer: with workqueue.debug_force_rr_cpu=1 unbound work wanders between
 # CPUs, so a reaper re-armed through an unbound queue would run on the wrong CPU.
+# The same run carries the harness's own RSLAB_EXTRA_TESTS case (scripts/tests/extra/: a test
+# and a non-executable helper that sorts last, which must come along).
 guest_check "$RSLAB_TOP/out/guest-force-rr.log" \
-	RSLAB_CMDLINE="${RSLAB_CMDLINE:-} workqueue.debug_force_rr_cpu=1" RSLAB_TEST_FILTER='reaper|hotplug_cpu'
+	RSLAB_CMDLINE="${RSLAB_CMDLINE:-} workqueue.debug_force_rr_cpu=1" RSLAB_TEST_FILTER='reaper|hotplug_cpu' \
+	RSLAB_EXTRA_TESTS="$RSLAB_TOP/scripts/tests/extra"
 
 step_start "kernel-log gate self-test (a test that makes the kernel WARN must fail the run)"
 set +e

@@ -53,8 +53,8 @@ cp "$KSRC/tools/testing/selftests/kselftest/ktap_helpers.sh" "$WORK/kselftest/ks
 if [ -n "${RSLAB_EXTRA_TESTS:-}" ]; then
 	[ -d "$RSLAB_EXTRA_TESTS" ] || die "RSLAB_EXTRA_TESTS=$RSLAB_EXTRA_TESTS is not a directory"
 	cp -r "$RSLAB_EXTRA_TESTS"/. "$WORK/extra/"
-	(cd "$RSLAB_EXTRA_TESTS" && for f in *; do [ -f "$f" ] && [ -x "$f" ] && echo "$f"; done) \
-		| sort >"$WORK/extra/list"
+	# Executables are tests; other files (helpers they source) only come along.
+	list_executables "$RSLAB_EXTRA_TESTS" >"$WORK/extra/list"
 fi
 printf 'RSLAB_MODE=%q\nRSLAB_SOAK=%q\nRSLAB_TEST_FILTER=%q\nRSLAB_BENCH_ONLY=%q\nRSLAB_BENCH_ROUNDS=%q\nRSLAB_BENCH_SIZES=%q\n' \
 	"$MODE" "${RSLAB_SOAK:-0}" "${RSLAB_TEST_FILTER:-}" "${RSLAB_BENCH_ONLY:-all}" "${RSLAB_BENCH_ROUNDS:-15}" \
@@ -99,7 +99,7 @@ tail -n +1 -s 1 -f --pid=$qpid "$RSLAB_LOGDIR/ktap.log" | sed -u 's/\r$//; s/^/ 
 wait $qpid
 qrc=$?
 set -e
-[ $qrc = 124 ] && note "QEMU timed out after ${TIMEOUT}s"
+if [ $qrc = 124 ]; then note "QEMU timed out after ${TIMEOUT}s"; fi
 step_done
 
 set +e

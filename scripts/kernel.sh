@@ -3,9 +3,17 @@
 # Build (or reuse) the rslab test kernel for $RSLAB_PROFILE (debug|perf).
 # The build directory lives in the cache, keyed by a hash of everything that goes into it:
 # kernel source version, config fragments, this script, and the toolchain versions.
-# Prints the build directory on the last line of stdout.
+# Prints the build directory, and only that, on stdout: every progress line goes to stderr, so a
+# caller's KB=$(kernel.sh) still shows the build's progress on the terminal.
+#
+# Concurrent runs (two clones, or a build while another run uses the cache) are serialised on
+# the cache entry with flock(1): the builder holds the entry's lock exclusively; a second run
+# waits for it, then reuses the finished build. Users of a build (scripts/check.sh and friends)
+# hold the same lock shared for as long as they use it (use_kernel in lib.sh), and pruning old
+# builds only removes entries whose lock it can take exclusively without waiting.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+exec 3>&1 1>&2
 
 case "$RSLAB_PROFILE" in
 debug|perf) ;;
@@ -22,10 +30,21 @@ key=$( {
 	rustc --version; clang"$LLVM_SUFFIX" --version | head -n1; bindgen --version
 } | sha256sum | cut -c1-16)
 BUILD=$RSLAB_CACHE/build/$RSLAB_PROFILE-$key
-
+mkdir -p "$RSLAB_CACHE/build"
+# Shared first: a finished build is reused while other runs use it too. Only a missing build
+# takes the lock exclusively (flock converts it), and looks again once it has it: the run it
+# waited for may have built it meanwhile.
+exec 4>"$BUILD.lock"
+flock -s 4
+if [ ! -f "$BUILD/.rslab-done" ]; then
+	if ! flock -n -x 4; then
+		note "another run holds $BUILD: waiting for it"
+		flock -x 4
+	fi
+fi
 if [ -f "$BUILD/.rslab-done" ]; then
 	note "reusing cached $RSLAB_PROFILE kernel $BUILD"
-	echo "$BUILD"
+	echo "$BUILD" >&3
 	exit 0
 fi
 
@@ -75,6 +94,13 @@ done
 wait "$pid" || { tail -n 40 "$BUILD/build.log" >&2; die "kernel build failed: $BUILD/build.log"; }
 step_done
 touch "$BUILD/.rslab-done"
-# Keep only the newest few builds per profile.
-ls -dt "$RSLAB_CACHE/build/$RSLAB_PROFILE"-* 2>/dev/null | tail -n +3 | xargs -r rm -rf
-echo "$BUILD"
+# Keep only the newest few builds per profile, and never one that another run holds.
+for old in $(ls -dt "$RSLAB_CACHE/build/$RSLAB_PROFILE"-*/ 2>/dev/null | tail -n +3); do
+	old=${old%/}
+	if (exec 5>"$old.lock" && flock -n -x 5 && rm -rf "$old"); then
+		note "pruned old build $old"
+	else
+		note "kept old build $old (in use by another run)"
+	fi
+done
+echo "$BUILD" >&3

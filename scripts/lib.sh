@@ -16,6 +16,17 @@ BINDGEN_ROOT=$RSLAB_CACHE/bindgen
 RUST_LIB_SRC=${RUST_LIB_SRC:-/usr/lib/rustlib/src/rust/library}
 export PATH="$BINDGEN_ROOT/bin:$HOME/.cargo/bin:$PATH"
 
+# Every exit other than success says what failed: a command that ends a `set -e` script
+# (errexit on) is named with its file, line and status. Regions run under `set +e` check
+# statuses themselves and stay quiet.
+set -E
+_rslab_err() {
+	local rc=$? src=${BASH_SOURCE[1]:-$0} line=${BASH_LINENO[0]:-?}
+	case $- in *e*) printf 'rslab: error: %s:%s: `%s` failed (exit %s)\n' "${src##*/}" "$line" "$BASH_COMMAND" "$rc" >&2 ;; esac
+	return "$rc"
+}
+trap _rslab_err ERR
+
 _rslab_t0=$(date +%s)
 step_start() { _step_name=$*; _step_t=$(date +%s); printf '[rslab %4ss] %s ...\n' "$(( _step_t - _rslab_t0 ))" "$*"; }
 step_done() { local now; now=$(date +%s); printf '[rslab %4ss] %s: done in %ss\n' "$(( now - _rslab_t0 ))" "$_step_name" "$(( now - _step_t ))"; }
@@ -24,3 +35,25 @@ note() { printf 'rslab: %s\n' "$*"; }
 
 # Where the extracted kernel source lives (set after setup has run).
 ksrc_dir() { ls -d "$KSRC_BASE"/linux-source-"$KVER_MAJOR" 2>/dev/null | head -n1; }
+
+# use_kernel <build dir>: hold the build's cache lock shared until this shell exits, so that
+# no other run prunes or rebuilds it while it is in use (scripts/kernel.sh takes it exclusively).
+use_kernel() {
+	local fd
+	exec {fd}>"$1.lock"
+	flock -s "$fd"
+	[ -f "$1/.rslab-done" ] || die "kernel build $1 disappeared before it could be used"
+}
+
+# list_executables <dir>: the names of the executable regular files in <dir>, sorted; other
+# files are skipped. An `if`, not `[ -x ] && echo`: under `set -e` a non-executable last name
+# would make the loop's status 1 and end the caller without a word.
+list_executables() {
+	local f
+	(
+		cd "$1"
+		for f in *; do
+			if [ -f "$f" ] && [ -x "$f" ]; then echo "$f"; fi
+		done
+	) | sort
+}

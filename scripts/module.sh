@@ -10,7 +10,8 @@ set -euo pipefail
 
 if [ -z "${KDIR:-}" ]; then
 	"$RSLAB_TOP/scripts/setup.sh" >&2
-	KDIR=$("$RSLAB_TOP/scripts/kernel.sh" | tail -n1)
+	KDIR=$("$RSLAB_TOP/scripts/kernel.sh")
+	use_kernel "$KDIR"
 fi
 [ -f "$KDIR/Module.symvers" ] || die "KDIR=$KDIR is not a built kernel tree (no Module.symvers)"
 KMAKE=(make -C "$KDIR" M="$RSLAB_TOP" LLVM="$LLVM_SUFFIX" RUST_LIB_SRC="$RUST_LIB_SRC")
@@ -28,7 +29,7 @@ fmt|fmt-check)
 	[ -f "$cfg" ] || die "kernel .rustfmt.toml not found (run make setup)"
 	files=("$RSLAB_TOP"/rslab.rs "$RSLAB_TOP"/rslab/*.rs)
 	check=()
-	[ "$1" = fmt-check ] && check=(--check)
+	if [ "$1" = fmt-check ]; then check=(--check); fi
 	rustfmt --config-path "$cfg" --edition 2021 "${check[@]}" "${files[@]}"
 	;;
 *) die "usage: $0 [build|fmt|fmt-check]" ;;

@@ -4,6 +4,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 "$RSLAB_TOP/scripts/setup.sh"
-KB=$("$RSLAB_TOP/scripts/kernel.sh" | tee /dev/stderr | tail -n1)
+KB=$("$RSLAB_TOP/scripts/kernel.sh")
+use_kernel "$KB"
 KDIR=$KB "$RSLAB_TOP/scripts/module.sh"
 "$RSLAB_TOP/scripts/guest.sh" run "$KB"

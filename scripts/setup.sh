@@ -116,7 +116,7 @@ setup_ksrc() {
 
 # Extra packages for `make bench` (the report's chart), on request only.
 setup_bench() {
-	have_pkg python3-matplotlib && return
+	if have_pkg python3-matplotlib; then return 0; fi
 	step_start "install python3-matplotlib (bench report)"
 	$SUDO apt-get install -y -qq --no-install-recommends python3-matplotlib >/dev/null ||
 		{ $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends python3-matplotlib >/dev/null; } ||
@@ -131,5 +131,5 @@ setup_suites
 setup_packages
 setup_bindgen
 setup_ksrc
-[ "${1:-}" = bench ] && setup_bench
+if [ "${1:-}" = bench ]; then setup_bench; fi
 note "setup complete: kernel source $(ksrc_dir), cache $RSLAB_CACHE"

@@ -15,7 +15,7 @@ CACHES="m64 m1024"
 movable_blocks() {
 	local m
 	for m in /sys/devices/system/memory/memory[0-9]*; do
-		[ -e "$m/node$1" ] && grep -q Movable "$m/valid_zones" 2>/dev/null && echo "$m"
+		if [ -e "$m/node$1" ] && grep -q Movable "$m/valid_zones" 2>/dev/null; then echo "$m"; fi
 	done
 }
 node_has_memory() { grep -qE "(^|,|-)$1(,|$|-)" /sys/devices/system/node/has_memory; }

@@ -57,7 +57,7 @@ iters() { if [ "${RSLAB_SOAK:-0}" = 1 ]; then echo $(($1 * 10)); else echo "$1";
 hotplug_cpus() {
 	local c
 	for c in /sys/devices/system/cpu/cpu[0-9]*; do
-		[ -w "$c/online" ] && echo "${c##*cpu}"
+		if [ -w "$c/online" ]; then echo "${c##*cpu}"; fi
 	done
 }
 

@@ -13,7 +13,11 @@ ctl() { echo "$*" >"$DBG/control"; }
 slub_pages() { awk '$1 == "rslab_bench_slub" { print $15 * $6 }' /proc/slabinfo; }
 slub_live() { awk '$1 == "rslab_bench_slub" { print $2 * $4 }' /proc/slabinfo; }
 rslab_fp() { sed -n "s/^# footprint rslab size=\([0-9]*\) pages=\([0-9]*\) live_objects=\([0-9]*\).*/\2 \3/p" "$DBG/bench"; }
-blocks() { for m in /sys/devices/system/memory/memory[0-9]*; do [ -e "$m/node$1" ] && grep -q Movable "$m/valid_zones" && echo "$m"; done; }
+blocks() {
+	for m in /sys/devices/system/memory/memory[0-9]*; do
+		if [ -e "$m/node$1" ] && grep -q Movable "$m/valid_zones"; then echo "$m"; fi
+	done
+}
 ms_now() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 
 insmod /rslab/rslab.ko || { echo "TAP version 13"; echo "1..1"; echo "not ok 1 insmod"; exit 0; }
