@@ -35,7 +35,10 @@ mkdir -p "$RSLAB_CACHE/build"
 # takes the lock exclusively (flock converts it), and looks again once it has it: the run it
 # waited for may have built it meanwhile.
 exec 4>"$BUILD.lock"
-flock -s 4
+if ! flock -n -s 4; then
+	note "another run is building $BUILD: waiting for it"
+	flock -s 4
+fi
 if [ ! -f "$BUILD/.rslab-done" ]; then
 	if ! flock -n -x 4; then
 		note "another run holds $BUILD: waiting for it"
