@@ -20,20 +20,19 @@
 //!    take the slab mutex, holding only a reference to the cache.
 //! 3. the slab mutex (the list of caches) — [`registry::Registry`]
 //! 4. a per-node list lock (spinlock, interrupts disabled) — `cache::NodeData`
+//! 5. a debug cache's slab index (spinlock, interrupts disabled): inside a node lock when a
+//!    slab joins or leaves a node's lists, or alone to look a slab up
 //!
 //! Besides these: a cache's stress mutex is taken with at most `cpus_read_lock` held (or, in
-//! hotplug callbacks, after the slab mutex); the debug slab index and the stress mailboxes are
-//! spinlocks taken last, with nothing nested inside.
+//! hotplug callbacks, after the slab mutex); the stress mailboxes are spinlocks taken last,
+//! with nothing nested inside. debugfs removals (a cache's directory) happen under the slab
+//! mutex; they wait for readers of that cache's `stats`, which take only node locks.
 //!
 //! The per-CPU object arrays take no lock: they are touched only by their own CPU with
 //! interrupts off, or, while their CPU is offline, by a holder of the CPU hotplug lock.
 
-use kernel::{
-    debugfs::{Dir, File},
-    page::PAGE_SIZE,
-    prelude::*,
-    uaccess::UserSliceReader,
-};
+use core::fmt;
+use kernel::{page::PAGE_SIZE, prelude::*, uaccess::UserSliceReader};
 
 #[path = "rslab/bench.rs"]
 mod bench;
@@ -47,6 +46,8 @@ mod cpu_work;
 mod cpuarray;
 #[path = "rslab/cpuhp.rs"]
 mod cpuhp;
+#[path = "rslab/dbgfs.rs"]
+mod dbgfs;
 #[path = "rslab/hotplug.rs"]
 mod hotplug;
 #[path = "rslab/info.rs"]
@@ -97,36 +98,57 @@ const REAP_INTERVAL_MS: core::ops::RangeInclusive<u32> = 10..=60000;
 ///
 /// # Invariants
 ///
-/// The registry outlives the files: [`Rslab`] drops its files before its registry.
+/// The registry outlives the files: [`Rslab`] removes its files before it drops its registry.
 struct RegRef(*const registry::Registry);
 
 // SAFETY: `Registry` is `Sync`; the pointer is only used for shared access (invariant).
 unsafe impl Send for RegRef {}
-// SAFETY: as above.
+// SAFETY: only `&Registry` is handed out, and `Registry` is `Sync`.
 unsafe impl Sync for RegRef {}
 
 impl RegRef {
     fn get(&self) -> &registry::Registry {
-        // SAFETY: type invariant.
+        // SAFETY: the registry is alive while any file exists (type invariant), and a file's
+        // callbacks only run while it exists (its removal waits for them).
         unsafe { &*self.0 }
+    }
+}
+
+/// What a read-only file of the registry prints.
+type ShowFn = fn(&registry::Registry, &mut fmt::Formatter<'_>) -> fmt::Result;
+
+/// A read-only file of the registry: prints with `show`.
+struct RegShow {
+    reg: RegRef,
+    show: ShowFn,
+}
+
+impl dbgfs::Show for RegShow {
+    fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (self.show)(self.reg.get(), f)
     }
 }
 
 /// Longest command accepted by `control`.
 const CONTROL_MAX: usize = 256;
 
-fn control_write(r: &RegRef, reader: &mut UserSliceReader) -> Result {
-    let len = reader.len();
-    if len == 0 || len > CONTROL_MAX {
-        return Err(EINVAL);
+/// The `control` file.
+struct Control(RegRef);
+
+impl dbgfs::Store for Control {
+    fn store(&self, reader: &mut UserSliceReader) -> Result {
+        let len = reader.len();
+        if len == 0 || len > CONTROL_MAX {
+            return Err(EINVAL);
+        }
+        let mut buf = [0u8; CONTROL_MAX];
+        reader.read_slice(&mut buf[..len])?;
+        let cmd = cmd::parse(&buf[..len], PAGE_SIZE).map_err(|e| {
+            pr_debug!("control: refused ({:?})\n", e);
+            EINVAL
+        })?;
+        self.0.get().execute(cmd)
     }
-    let mut buf = [0u8; CONTROL_MAX];
-    reader.read_slice(&mut buf[..len])?;
-    let cmd = cmd::parse(&buf[..len], PAGE_SIZE).map_err(|e| {
-        pr_debug!("control: refused ({:?})\n", e);
-        EINVAL
-    })?;
-    r.get().execute(cmd)
 }
 
 /// rslab's hooks into CPU and memory hotplug, in the order they are removed.
@@ -168,79 +190,104 @@ impl Hooks {
     }
 }
 
-/// The module instance: owns the registry and the debugfs tree.
+/// The files at the top of rslab's debugfs directory: the way in for commands.
+struct Files {
+    _control: Pin<KBox<dbgfs::DbgFile<Control>>>,
+    _info: Pin<KBox<dbgfs::DbgFile<info::Info>>>,
+    _shows: KVec<Pin<KBox<dbgfs::DbgFile<RegShow>>>>,
+}
+
+impl Files {
+    fn new(dir: &dbgfs::DbgDir, reg: &registry::Registry) -> Result<Self> {
+        let r = || RegRef(core::ptr::from_ref(reg));
+        let mut shows = KVec::new();
+        let table: [(&CStr, ShowFn); 4] = [
+            (c"slabinfo", registry::Registry::slabinfo),
+            (c"reaper", |r, f| r.reapers.show(f)),
+            (c"hotplug", registry::Registry::show_hotplug),
+            (c"bench", registry::Registry::show_bench),
+        ];
+        for (name, show) in table {
+            let file = dbgfs::DbgFile::read_only(name, dir, RegShow { reg: r(), show })?;
+            shows.push(file, GFP_KERNEL)?;
+        }
+        Ok(Self {
+            _info: dbgfs::DbgFile::read_only(c"info", dir, info::Info)?,
+            _shows: shows,
+            // Last: no command can arrive before everything else is there.
+            _control: dbgfs::DbgFile::write_only(c"control", dir, Control(r()))?,
+        })
+    }
+}
+
+/// The module instance: owns the registry, its hooks and the debugfs tree.
+///
+/// Teardown (`drop`) goes in the reverse order of what depends on what: the files first
+/// (removal waits for a command in progress, and no new one can start), then the stress runs
+/// (while the CPU hotplug callbacks that manage their threads are still there), then the
+/// hooks, then every cache (flushed, leaks reported), then the directory.
 #[pin_data(PinnedDrop)]
 struct Rslab {
-    // Files first: they are dropped (and removed, waiting for readers) before the registry.
-    #[pin]
-    _info: File<info::Info>,
-    #[pin]
-    _control: File<RegRef>,
-    #[pin]
-    _slabinfo: File<RegRef>,
-    #[pin]
-    _reaper: File<RegRef>,
-    #[pin]
-    _hotplug: File<RegRef>,
-    #[pin]
-    _bench: File<RegRef>,
-    /// Taken (unregistered) first in `drop`.
+    files: Option<Files>,
     hooks: Option<Hooks>,
     registry: Pin<KBox<registry::Registry>>,
-    _dir: Dir,
+    /// Declared after `registry`: its `caches/` subdirectory goes first.
+    _dir: dbgfs::DbgDir,
 }
 
 impl kernel::InPlaceModule for Rslab {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
-        let interval = module_parameters::reap_interval_ms.value();
-        let dir = Dir::new(c"rslab");
-        let registry = if REAP_INTERVAL_MS.contains(&interval) {
-            KBox::pin_init(registry::Registry::new(&dir, interval), GFP_KERNEL)
-        } else {
-            pr_err!(
-                "reap_interval_ms={} is outside {:?}\n",
-                interval,
-                REAP_INTERVAL_MS
-            );
-            Err(EINVAL)
-        };
-        let ptr = registry
-            .as_ref()
-            .map_or(core::ptr::null(), |r| core::ptr::from_ref(&**r));
-        let hooks = registry.as_ref().map_err(|e| *e).and_then(|r| {
+        let init = || -> Result<Self> {
+            let interval = module_parameters::reap_interval_ms.value();
+            if !REAP_INTERVAL_MS.contains(&interval) {
+                pr_err!(
+                    "reap_interval_ms={} is outside {:?}\n",
+                    interval,
+                    REAP_INTERVAL_MS
+                );
+                return Err(EINVAL);
+            }
+            let dir = dbgfs::DbgDir::new(c"rslab", None)?;
+            let registry = KBox::pin_init(registry::Registry::new(&dir, interval), GFP_KERNEL)?;
             // SAFETY: the registry lives until `Rslab` is dropped, whose `drop` unregisters
             // every hook and stops the reapers before `clear_global`; if registering the hooks
             // fails, none is registered and the global is cleared right away.
-            unsafe { registry::set_global(r) };
-            Hooks::register().inspect_err(|_| registry::clear_global())
-        });
-        pr_info!(
-            "rslab {} loaded (reap_interval_ms={})\n",
-            info::VERSION,
-            interval
-        );
-        try_pin_init!(Self {
-            // First, so that no file is created if they failed.
-            registry: registry?,
-            hooks: Some(hooks?),
-            _info <- dir.read_only_file(c"info", info::Info),
-            _control <- dir.write_callback_file(c"control", RegRef(ptr), &control_write),
-            _slabinfo <- dir.read_callback_file(c"slabinfo", RegRef(ptr), &|r: &RegRef, f| r.get().slabinfo(f)),
-            _reaper <- dir.read_callback_file(c"reaper", RegRef(ptr), &|r: &RegRef, f| r.get().reapers.show(f)),
-            _hotplug <- dir.read_callback_file(c"hotplug", RegRef(ptr), &|r: &RegRef, f| r.get().show_hotplug(f)),
-            _bench <- dir.read_callback_file(c"bench", RegRef(ptr), &|r: &RegRef, f| r.get().show_bench(f)),
-            _dir: dir,
-        })
+            unsafe { registry::set_global(&registry) };
+            let hooks = Hooks::register().inspect_err(|_| registry::clear_global())?;
+            let files = match Files::new(&dir, &registry) {
+                Ok(f) => f,
+                Err(e) => {
+                    drop(hooks);
+                    registry::clear_global();
+                    return Err(e);
+                }
+            };
+            pr_info!(
+                "rslab {} loaded (reap_interval_ms={})\n",
+                info::VERSION,
+                interval
+            );
+            Ok(Self {
+                files: Some(files),
+                hooks: Some(hooks),
+                registry,
+                _dir: dir,
+            })
+        };
+        init()
     }
 }
 
 #[pinned_drop]
 impl PinnedDrop for Rslab {
     fn drop(self: Pin<&mut Self>) {
-        // SAFETY: `hooks` is not structurally pinned: taking it moves nothing pinned.
+        // SAFETY: `files` and `hooks` are not structurally pinned: taking them moves nothing
+        // pinned.
         let this = unsafe { self.get_unchecked_mut() };
-        // Notifiers off, then every online CPU's offline callback (reapers and stress threads
-        // stop), then the dead-callback state (not invoked: every CPU is alive).
+        drop(this.files.take());
+        this.registry.stop_stress();
+        // Notifiers off, then every online CPU's offline callback (reapers stop), then the
+        // dead-callback state (not invoked: every CPU is alive).
         drop(this.hooks.take());
         this.registry.shutdown();
         registry::clear_global();

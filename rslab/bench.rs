@@ -15,6 +15,7 @@ use crate::{
     cache::{Cache, Meta},
     cmd::{Name, Workload},
     cpu_work::{CpuWork, CpuWorkFn, Wq},
+    cpuhp::CpusReadGuard,
     pages::Gfp,
     registry::{CpuOp, Flusher},
     topology,
@@ -26,7 +27,7 @@ use core::{
 };
 use kernel::{bindings, prelude::*, sync::Arc};
 
-/// Rounds run before measuring.
+/// Rounds run before measuring (at most; never more than the measured rounds).
 const WARMUP: u32 = 3;
 /// Operations per `pair` round.
 const PAIR_OPS: u64 = 2000;
@@ -150,9 +151,10 @@ pub(crate) struct Cost {
 
 fn cost(t0: (u64, u64), t1: (u64, u64), ops: u64) -> Cost {
     let ops = ops.max(1);
+    // Saturating: a measurement that straddles two CPUs' counters must not wrap (or panic).
     Cost {
-        ps: (t1.0 - t0.0) * 1000 / ops,
-        mcyc: (t1.1 - t0.1) * 1000 / ops,
+        ps: t1.0.saturating_sub(t0.0).saturating_mul(1000) / ops,
+        mcyc: t1.1.saturating_sub(t0.1).saturating_mul(1000) / ops,
     }
 }
 
@@ -168,20 +170,34 @@ fn round_pair(a: &dyn Alloc) -> Option<Cost> {
     Some(cost(t0, now(), PAIR_OPS))
 }
 
+/// Frees every object of `held` (allocated by `a`).
+fn free_held(a: &dyn Alloc, held: &mut KVec<NonNull<u8>>) {
+    while let Some(p) = held.pop() {
+        // SAFETY: every object in `held` was allocated by `a` and is freed once.
+        unsafe { a.free(p) };
+    }
+}
+
 /// One round of `batch n`: n allocs then n frees, repeated up to `BATCH_OBJECTS` objects.
-fn round_batch(a: &dyn Alloc, held: &mut KVec<NonNull<u8>>, n: usize) -> Option<Cost> {
+/// `held` must have room for `n` objects. A failed allocation frees what the round holds.
+pub(crate) fn round_batch(a: &dyn Alloc, held: &mut KVec<NonNull<u8>>, n: usize) -> Option<Cost> {
     let reps = (BATCH_OBJECTS / n as u64).max(1);
     let t0 = now();
     for _ in 0..reps {
         for _ in 0..n {
-            let p = a.alloc()?;
+            let Some(p) = a.alloc() else {
+                free_held(a, held);
+                return None;
+            };
             touch(p);
-            held.push_within_capacity(p).ok()?;
+            if let Err(e) = held.push_within_capacity(p) {
+                // SAFETY: just allocated by `a`, never handed out.
+                unsafe { a.free(e.0) };
+                free_held(a, held);
+                return None;
+            }
         }
-        while let Some(p) = held.pop() {
-            // SAFETY: allocated above, freed once.
-            unsafe { a.free(p) };
-        }
+        free_held(a, held);
     }
     Some(cost(t0, now(), reps * n as u64))
 }
@@ -237,6 +253,8 @@ struct Job {
     /// Per allocator, per measured round.
     results: [KVec<AtomicU64>; 2],
     failed: AtomicU32,
+    /// Set if the job ran on a CPU other than the one it was queued on.
+    wrong_cpu: AtomicU32,
 }
 
 // SAFETY: the allocators are `Sync` and outlive the job (the caller waits for it).
@@ -261,6 +279,7 @@ impl Job {
             parties: 1,
             results,
             failed: AtomicU32::new(0),
+            wrong_cpu: AtomicU32::new(0),
         })
     }
 
@@ -276,7 +295,12 @@ impl Job {
 }
 
 impl CpuWorkFn for Job {
-    fn run(&self, _cpu: u32) {
+    fn run(&self, cpu: u32) {
+        // Bound work runs on its CPU unless that CPU went offline after it was queued, which
+        // `run` rules out by holding the CPU hotplug lock: a job found elsewhere fails the run.
+        if topology::this_cpu() != cpu {
+            self.wrong_cpu.store(1, Relaxed);
+        }
         if let Some(b) = &self.barrier {
             b.fetch_add(1, AcqRel);
             while b.load(Acquire) < self.parties {
@@ -288,7 +312,8 @@ impl CpuWorkFn for Job {
             self.failed.store(1, Relaxed);
             return;
         }
-        for round in 0..WARMUP + self.rounds {
+        let warmup = WARMUP.min(self.rounds);
+        for round in 0..warmup + self.rounds {
             for (which, &a) in self.allocs.iter().enumerate() {
                 // SAFETY: alive while the job runs (type invariant).
                 let a = unsafe { &*a };
@@ -300,8 +325,8 @@ impl CpuWorkFn for Job {
                     self.failed.store(1, Relaxed);
                     return;
                 };
-                if round >= WARMUP {
-                    let r = (round - WARMUP) as usize;
+                if round >= warmup {
+                    let r = (round - warmup) as usize;
                     self.results[which][2 * r].store(c.ps, Relaxed);
                     self.results[which][2 * r + 1].store(c.mcyc, Relaxed);
                 }
@@ -364,13 +389,31 @@ fn online_cpus() -> Result<KVec<u32>> {
     Ok(v)
 }
 
-fn run_on(cpu: u32, job: Job, wq: &Wq) -> Result<Pin<KBox<CpuWork<Job>>>> {
-    let w = KBox::pin_init(
+/// A job for `cpu`, not queued yet: every job of a run is made before any is queued, so that a
+/// failure halfway leaves no job spinning at a barrier the others will never reach.
+fn job_on(cpu: u32, job: Job) -> Result<Pin<KBox<CpuWork<Job>>>> {
+    KBox::pin_init(
         CpuWork::new(cpu, job, c"rslab_bench", kernel::static_lock_class!()),
         GFP_KERNEL,
-    )?;
-    w.queue(wq);
-    Ok(w)
+    )
+}
+
+/// Queues every job, waits for all, and fails if any failed or ran on a wrong CPU. The caller
+/// holds the CPU hotplug lock, so no job's CPU goes away meanwhile.
+fn run_jobs(works: &[Pin<KBox<CpuWork<Job>>>], wq: &Wq) -> Result {
+    for w in works {
+        w.queue(wq);
+    }
+    let mut r = Ok(());
+    for w in works {
+        w.flush();
+        if w.data.wrong_cpu.load(Relaxed) != 0 {
+            r = Err(EIO);
+        } else if w.data.failed.load(Relaxed) != 0 && r.is_ok() {
+            r = Err(ENOMEM);
+        }
+    }
+    r
 }
 
 /// A phase of `cross`: allocate `n` objects into `store`, or free them all, on one CPU.
@@ -389,46 +432,107 @@ unsafe impl Send for Phase {}
 // SAFETY: as above.
 unsafe impl Sync for Phase {}
 
+/// Frees every object in `v` (addresses of objects of `a`).
+fn free_addrs(a: &dyn Alloc, v: &mut KVec<usize>) {
+    while let Some(p) = v.pop() {
+        if let Some(p) = NonNull::new(p as *mut u8) {
+            // SAFETY: every address in `v` is an object allocated by `a`, freed once.
+            unsafe { a.free(p) };
+        }
+    }
+}
+
 impl CpuWorkFn for Phase {
-    fn run(&self, _cpu: u32) {
+    fn run(&self, cpu: u32) {
         // SAFETY: alive while the phase runs (type invariant).
         let (a, store) = unsafe { (&*self.alloc, &*self.store) };
+        if topology::this_cpu() != cpu {
+            self.failed.store(1, Relaxed);
+            return;
+        }
         let mut v = core::mem::take(&mut *store.lock());
         let t0 = now();
         if self.free {
-            for &p in v.iter() {
-                if let Some(p) = NonNull::new(p as *mut u8) {
-                    // SAFETY: allocated by the other phase with this allocator, freed once.
-                    unsafe { a.free(p) };
-                }
-            }
-            v.clear();
+            free_addrs(a, &mut v);
         } else {
             for _ in 0..self.n {
-                match a.alloc() {
-                    Some(p) => {
-                        touch(p);
-                        let _ = v.push_within_capacity(p.as_ptr() as usize);
-                    }
-                    None => {
-                        self.failed.store(1, Relaxed);
-                        break;
-                    }
+                let Some(p) = a.alloc() else {
+                    self.failed.store(1, Relaxed);
+                    break;
+                };
+                touch(p);
+                if v.push_within_capacity(p.as_ptr() as usize).is_err() {
+                    // SAFETY: just allocated by `a`, never handed out.
+                    unsafe { a.free(p) };
+                    self.failed.store(1, Relaxed);
+                    break;
                 }
             }
         }
         let c = cost(t0, now(), self.n as u64);
         self.ps.store(c.ps, Relaxed);
         self.mcyc.store(c.mcyc, Relaxed);
+        // Whatever was allocated stays in the store, even after a failure: the caller frees it.
         *store.lock() = v;
     }
 }
 
-/// The live objects of `bench footprint`, kept until `bench release`.
+/// One round of `cross` for `a`: `n` objects allocated on `first`, freed on `second`. Whatever
+/// happens, nothing allocated is left behind: a failed phase's objects are freed here.
+pub(crate) fn cross_round(
+    a: &dyn Alloc,
+    n: usize,
+    cpus: [u32; 2],
+    store: &kernel::sync::SpinLock<KVec<usize>>,
+    wq: &Wq,
+) -> Result<Cost> {
+    let mut total = Cost::default();
+    let mut r = Ok(());
+    for (cpu, free) in [(cpus[0], false), (cpus[1], true)] {
+        let phase = Phase {
+            alloc: erase(a),
+            store: core::ptr::from_ref(store),
+            n,
+            free,
+            ps: AtomicU64::new(0),
+            mcyc: AtomicU64::new(0),
+            failed: AtomicU32::new(0),
+        };
+        let w = match KBox::pin_init(
+            CpuWork::new(
+                cpu,
+                phase,
+                c"rslab_bench_cross",
+                kernel::static_lock_class!(),
+            ),
+            GFP_KERNEL,
+        ) {
+            Ok(w) => w,
+            Err(e) => {
+                r = Err(e);
+                break;
+            }
+        };
+        w.queue(wq);
+        w.flush();
+        if w.data.failed.load(Relaxed) != 0 {
+            r = Err(ENOMEM);
+            break;
+        }
+        total.ps += w.data.ps.load(Relaxed);
+        total.mcyc += w.data.mcyc.load(Relaxed);
+    }
+    // Empty after a complete round; after a failure, the allocated objects are freed here.
+    free_addrs(a, &mut store.lock());
+    r.map(|()| total)
+}
+
+/// The live objects of `bench footprint`, kept until `bench release`. Dropping it frees every
+/// object it holds, in both allocators, before the allocators themselves go.
 pub(crate) struct Footprint {
+    objs: [KVec<usize>; 2],
     pub(crate) rslab: Pin<crate::kmem::KmemBox<Cache>>,
     pub(crate) slub: Slub,
-    objs: [KVec<usize>; 2],
 }
 
 impl Footprint {
@@ -439,18 +543,52 @@ impl Footprint {
         self.slub.shrink();
         Ok(())
     }
+
+    /// Allocates `count` objects in each allocator, then frees a random half of them.
+    fn fill(&mut self, count: usize) -> Result {
+        let allocs: [&dyn Alloc; 2] = [&*self.rslab, &self.slub];
+        fill(allocs, &mut self.objs, count)
+    }
+}
+
+/// The footprint pattern on `allocs`: `count` objects each, a random half freed; `objs` keeps
+/// the live ones. On failure, what was allocated stays in `objs` for the caller to free.
+pub(crate) fn fill(allocs: [&dyn Alloc; 2], objs: &mut [KVec<usize>; 2], count: usize) -> Result {
+    for (v, a) in objs.iter_mut().zip(allocs) {
+        v.reserve(count, GFP_KERNEL)?;
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..count {
+            let p = a.alloc().ok_or(ENOMEM)?;
+            touch(p);
+            if v.push_within_capacity(p.as_ptr() as usize).is_err() {
+                // SAFETY: just allocated by `a`, never handed out.
+                unsafe { a.free(p) };
+                return Err(ENOMEM);
+            }
+        }
+        let mut i = 0;
+        while i < v.len() {
+            if xorshift(&mut rng) & 1 == 0 {
+                let last = v.len() - 1;
+                v.swap(i, last);
+                let p = v.pop().unwrap_or(0);
+                if let Some(p) = NonNull::new(p as *mut u8) {
+                    // SAFETY: allocated above, freed once.
+                    unsafe { a.free(p) };
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Drop for Footprint {
     fn drop(&mut self) {
         let allocs: [&dyn Alloc; 2] = [&*self.rslab, &self.slub];
         for (v, a) in self.objs.iter_mut().zip(allocs) {
-            for p in v.drain_all() {
-                if let Some(p) = NonNull::new(p as *mut u8) {
-                    // SAFETY: allocated by `a` in `footprint`, freed once.
-                    unsafe { a.free(p) };
-                }
-            }
+            free_addrs(a, v);
         }
     }
 }
@@ -479,6 +617,10 @@ pub(crate) struct Results {
 
 /// Runs one benchmark command; appends its rows to `res.rows` (a footprint run is kept in
 /// `res.footprint` until released).
+///
+/// Jobs bound to CPUs run under the CPU hotplug lock (`cpus_read_lock`): a CPU going offline
+/// mid-round would move its job elsewhere, mixing two CPUs' clocks. The allocators are created
+/// and destroyed outside it (`kmem_cache_create`/`destroy` take it themselves).
 pub(crate) fn run(meta: &Meta, flusher: &Flusher, spec: Spec, res: &mut Results) -> Result {
     let Spec {
         workload,
@@ -487,12 +629,9 @@ pub(crate) fn run(meta: &Meta, flusher: &Flusher, spec: Spec, res: &mut Results)
         rounds,
     } = spec;
     let out = &mut res.rows;
-    let keep = &mut res.footprint;
     let name = Name::new("bench").map_err(|_| EINVAL)?;
     let cache = Cache::new(meta, name, size, 8, false)?;
     let wname = workload_name(workload);
-    let cpus = online_cpus()?;
-    let first = *cpus.first().ok_or(EINVAL)?;
     let wq = flusher.wq();
     let push = |out: &mut KVec<Row>, alloc: &'static str, stat: Stat| {
         out.push(
@@ -506,38 +645,39 @@ pub(crate) fn run(meta: &Meta, flusher: &Flusher, spec: Spec, res: &mut Results)
             GFP_KERNEL,
         )
     };
+    let warmup = WARMUP.min(rounds);
     match workload {
         Workload::Pair | Workload::Batch | Workload::Concurrent => {
             let slub = Slub::new(size)?;
             let allocs: [&dyn Alloc; 2] = [&*cache, &slub];
-            let on: &[u32] = if workload == Workload::Concurrent {
-                &cpus
-            } else {
-                &cpus[..1]
-            };
             let barrier = Arc::new(AtomicU32::new(0), GFP_KERNEL)?;
-            let mut works = KVec::new();
-            for &cpu in on {
-                let mut job = Job::new(workload, allocs, n as usize, rounds)?;
-                if workload == Workload::Concurrent {
-                    job.barrier = Some(barrier.clone());
-                    job.parties = on.len() as u32;
-                }
-                works.push(run_on(cpu, job, wq)?, GFP_KERNEL)?;
-            }
             let mut per = [KVec::<Cost>::new(), KVec::<Cost>::new()];
-            for w in works.iter() {
-                w.flush();
-                if w.data.failed.load(Relaxed) != 0 {
-                    return Err(ENOMEM);
+            {
+                let _cpus = CpusReadGuard::lock();
+                let cpus = online_cpus()?;
+                let on: &[u32] = if workload == Workload::Concurrent {
+                    &cpus
+                } else {
+                    cpus.get(..1).ok_or(EINVAL)?
+                };
+                let mut works = KVec::new();
+                for &cpu in on {
+                    let mut job = Job::new(workload, allocs, n as usize, rounds)?;
+                    if workload == Workload::Concurrent {
+                        job.barrier = Some(barrier.clone());
+                        job.parties = on.len() as u32;
+                    }
+                    works.push(job_on(cpu, job)?, GFP_KERNEL)?;
                 }
-                for (which, v) in per.iter_mut().enumerate() {
-                    for c in w.data.costs(which)? {
-                        v.push(c, GFP_KERNEL)?;
+                run_jobs(&works, wq)?;
+                for w in works.iter() {
+                    for (which, v) in per.iter_mut().enumerate() {
+                        for c in w.data.costs(which)? {
+                            v.push(c, GFP_KERNEL)?;
+                        }
                     }
                 }
             }
-            drop(works);
             for (which, v) in per.iter_mut().enumerate() {
                 push(out, allocs[which].name(), summarize(v))?;
             }
@@ -545,50 +685,28 @@ pub(crate) fn run(meta: &Meta, flusher: &Flusher, spec: Spec, res: &mut Results)
         Workload::Cross => {
             let slub = Slub::new(size)?;
             let allocs: [&dyn Alloc; 2] = [&*cache, &slub];
-            // Free on a CPU of another node if there is one, else on another CPU.
-            let node = topology::cpu_to_node(first);
-            let second = cpus
-                .iter()
-                .copied()
-                .find(|&c| topology::cpu_to_node(c) != node)
-                .or_else(|| cpus.iter().copied().find(|&c| c != first))
-                .ok_or(EINVAL)?;
             let mut v = KVec::new();
             v.reserve(n as usize, GFP_KERNEL)?;
             let store = KBox::pin_init(kernel::new_spinlock!(v, "rslab_bench_store"), GFP_KERNEL)?;
             let mut per = [KVec::<Cost>::new(), KVec::<Cost>::new()];
-            for round in 0..WARMUP + rounds {
-                for (which, &a) in allocs.iter().enumerate() {
-                    let mut total = Cost::default();
-                    for (cpu, free) in [(first, false), (second, true)] {
-                        let phase = Phase {
-                            alloc: erase(a),
-                            store: core::ptr::from_ref(&*store),
-                            n: n as usize,
-                            free,
-                            ps: AtomicU64::new(0),
-                            mcyc: AtomicU64::new(0),
-                            failed: AtomicU32::new(0),
-                        };
-                        let w = KBox::pin_init(
-                            CpuWork::new(
-                                cpu,
-                                phase,
-                                c"rslab_bench_cross",
-                                kernel::static_lock_class!(),
-                            ),
-                            GFP_KERNEL,
-                        )?;
-                        w.queue(wq);
-                        w.flush();
-                        if w.data.failed.load(Relaxed) != 0 {
-                            return Err(ENOMEM);
+            {
+                let _cpus = CpusReadGuard::lock();
+                let cpus = online_cpus()?;
+                let first = *cpus.first().ok_or(EINVAL)?;
+                // Free on a CPU of another node if there is one, else on another CPU.
+                let node = topology::cpu_to_node(first);
+                let second = cpus
+                    .iter()
+                    .copied()
+                    .find(|&c| topology::cpu_to_node(c) != node)
+                    .or_else(|| cpus.iter().copied().find(|&c| c != first))
+                    .ok_or(EINVAL)?;
+                for round in 0..warmup + rounds {
+                    for (which, &a) in allocs.iter().enumerate() {
+                        let c = cross_round(a, n as usize, [first, second], &store, wq)?;
+                        if round >= warmup {
+                            per[which].push(c, GFP_KERNEL)?;
                         }
-                        total.ps += w.data.ps.load(Relaxed);
-                        total.mcyc += w.data.mcyc.load(Relaxed);
-                    }
-                    if round >= WARMUP {
-                        per[which].push(total, GFP_KERNEL)?;
                     }
                 }
             }
@@ -599,64 +717,38 @@ pub(crate) fn run(meta: &Meta, flusher: &Flusher, spec: Spec, res: &mut Results)
         Workload::FlushLatency => {
             // Every CPU caches objects, then one flush_all is timed. rslab only.
             let mut per = KVec::<Cost>::new();
-            for round in 0..WARMUP + rounds {
+            for round in 0..warmup + rounds {
                 let slub = Slub::new(size)?;
+                let _cpus = CpusReadGuard::lock();
+                let cpus = online_cpus()?;
                 let mut works = KVec::new();
                 for &cpu in cpus.iter() {
                     let job = Job::new(Workload::Batch, [&*cache, &slub], n as usize, 1)?;
-                    works.push(run_on(cpu, job, wq)?, GFP_KERNEL)?;
+                    works.push(job_on(cpu, job)?, GFP_KERNEL)?;
                 }
-                for w in works.iter() {
-                    w.flush();
-                }
+                run_jobs(&works, wq)?;
                 drop(works);
                 let t0 = now();
-                flusher.run(&cache, CpuOp::Flush)?;
-                if round >= WARMUP {
+                flusher.run_cpus_locked(&cache, CpuOp::Flush)?;
+                if round >= warmup {
                     per.push(cost(t0, now(), 1), GFP_KERNEL)?;
                 }
             }
             push(out, "rslab", summarize(&mut per))?;
         }
         Workload::Footprint => {
-            if keep.is_some() {
+            if res.footprint.is_some() {
                 return Err(EBUSY);
             }
-            let slub = Slub::new(size)?;
-            // About 2 MiB allocated, a random half freed: about 1 MiB live, scattered.
-            let count = (2 << 20) / size.max(8);
-            let mut objs = [KVec::new(), KVec::new()];
-            {
-                let allocs: [&dyn Alloc; 2] = [&*cache, &slub];
-                for (v, a) in objs.iter_mut().zip(allocs) {
-                    v.reserve(count, GFP_KERNEL)?;
-                    let mut rng = 0x2545_f491_4f6c_dd1du64;
-                    for _ in 0..count {
-                        let p = a.alloc().ok_or(ENOMEM)?;
-                        touch(p);
-                        v.push(p.as_ptr() as usize, GFP_KERNEL)?;
-                    }
-                    let mut i = 0;
-                    while i < v.len() {
-                        if xorshift(&mut rng) & 1 == 0 {
-                            let last = v.len() - 1;
-                            v.swap(i, last);
-                            let p = v.pop().unwrap_or(0);
-                            if let Some(p) = NonNull::new(p as *mut u8) {
-                                // SAFETY: allocated above, freed once.
-                                unsafe { a.free(p) };
-                            }
-                        } else {
-                            i += 1;
-                        }
-                    }
-                }
-            }
-            *keep = Some(Footprint {
+            let mut fp = Footprint {
+                objs: [KVec::new(), KVec::new()],
                 rslab: cache,
-                slub,
-                objs,
-            });
+                slub: Slub::new(size)?,
+            };
+            // About 2 MiB allocated, a random half freed: about 1 MiB live, scattered. On
+            // failure, dropping `fp` frees what was allocated.
+            fp.fill((2 << 20) / size.max(8))?;
+            res.footprint = Some(fp);
         }
     }
     pr_info!(

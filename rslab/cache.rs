@@ -33,7 +33,7 @@ use core::{
     cell::UnsafeCell,
     fmt,
     pin::Pin,
-    ptr::NonNull,
+    ptr::{null_mut, NonNull},
     sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed},
 };
 use kernel::{alloc::AllocError, new_spinlock_irq, page::PAGE_SIZE, prelude::*, sync::SpinLockIrq};
@@ -45,6 +45,8 @@ pub(crate) const ARRAY_CAP: usize = 256;
 const REMOTE_CAP: usize = 64;
 /// Empty slabs a node keeps before giving pages back to the page allocator.
 const MAX_FREE_SLABS: usize = 2;
+/// Slabs `validate` checks per hold of a node's lock.
+pub(crate) const VALIDATE_PIECE: usize = 64;
 
 /// Debug slot state: the object is handed out.
 const STATE_ALLOCATED: u64 = 0xa110_c8ed_a110_c8ed;
@@ -71,6 +73,9 @@ struct NodeLists {
     total_objects: usize,
     /// Of those, objects on freelists.
     free_objects: usize,
+    /// Bumped by every change of a slab's objects or list: lets `validate` walk the lists in
+    /// pieces, dropping the lock in between, and notice if anything moved meanwhile.
+    gen: u64,
 }
 
 // SAFETY: the raw slab pointers are owned by the cache and only dereferenced under the node lock.
@@ -92,6 +97,7 @@ impl NodeLists {
     ///
     /// `slab` must be a slab of this node, on one of its lists or on none.
     unsafe fn place(&mut self, slab: *mut SlabHeader, objects: usize) {
+        self.gen = self.gen.wrapping_add(1);
         // SAFETY: the caller guarantees `slab` is ours; we hold the node lock (`&mut self`).
         let (inuse, cur) = unsafe { ((*slab).inuse as usize, (*slab).list) };
         let want = match inuse {
@@ -123,12 +129,14 @@ impl NodeLists {
             unsafe { self.free.remove(slab) };
             self.total_objects -= objects;
             self.free_objects -= objects;
+            self.gen = self.gen.wrapping_add(1);
         }
     }
 }
 
 /// Per-node part of a cache. Created for every possible node when the cache is created and
-/// never freed while the cache lives (seed 003: lockless readers may hold it).
+/// never freed while the cache lives: lockless readers may hold it (see "mm, slub: stop freeing
+/// kmem_cache_node structures on node offline", 2021, for the use-after-free freeing caused).
 #[pin_data]
 pub(crate) struct NodeData {
     #[pin]
@@ -145,6 +153,7 @@ impl NodeData {
                     free: SlabList::new(ListKind::Free),
                     total_objects: 0,
                     free_objects: 0,
+                    gen: 0,
                 },
                 "rslab_node_lock"
             ),
@@ -168,7 +177,8 @@ struct CpuCache {
 }
 
 /// The per-CPU part of a cache, one per possible CPU, allocated when the cache is created (so a
-/// CPU that comes online later never finds it missing: seed 002).
+/// CPU that comes online later never finds it missing, the race of "[PATCH - cpu hotplug] Fix
+/// races in kmem_cache_create and kmem_cache_destroy", LKML 2004).
 ///
 /// # Invariants
 ///
@@ -177,13 +187,28 @@ struct CpuCache {
 #[repr(align(64))]
 pub(crate) struct CpuSlot {
     cache: UnsafeCell<CpuCache>,
-    /// The node this CPU allocates from (its own, or the nearest with memory).
-    node: u32,
+    /// The node this CPU allocates from: its own if it has normal memory, else the first node
+    /// that does (`numa_mem_id()`'s choice). Memory hotplug changes it ([`Cache::update_cpu_nodes`]):
+    /// a node that gains or loses its normal memory must not leave its CPUs growing slabs
+    /// elsewhere and sending every free down the remote path.
+    node: AtomicU32,
     /// Objects held in `cache`, as last stored by the owner: lets `flush_all` skip idle CPUs.
     cached: AtomicU32,
     /// `allocs + frees` at the reaper's last visit (written by the owner only).
     reap_mark: AtomicU64,
     pub(crate) stats: CpuStats,
+}
+
+// SAFETY: all zeroes is a valid, empty `CpuSlot`: empty arrays (count 0, null pointers), node
+// 0, no cached objects, and every counter 0 (atomics are plain integers in memory).
+unsafe impl Zeroable for CpuSlot {}
+
+impl CpuSlot {
+    /// The node this CPU allocates from.
+    #[inline(always)]
+    fn node(&self) -> u32 {
+        self.node.load(Relaxed)
+    }
 }
 
 // SAFETY: see the invariant: the `UnsafeCell` is never accessed from two CPUs at once.
@@ -251,6 +276,8 @@ pub(crate) enum Fault {
     Freelist,
     Counters,
     WrongList,
+    /// The cache changed while `validate` walked it: it was in use.
+    Busy,
 }
 
 impl kernel::fmt::Display for Fault {
@@ -269,6 +296,7 @@ impl kernel::fmt::Display for Fault {
             Fault::Freelist => write!(f, "freelist corrupted"),
             Fault::Counters => write!(f, "slab counters inconsistent"),
             Fault::WrongList => write!(f, "slab on the wrong list"),
+            Fault::Busy => write!(f, "the cache changed during the walk (in use)"),
         }
     }
 }
@@ -334,22 +362,11 @@ impl Cache {
             let on = topology::node_has_normal_memory(nid).then_some(nid);
             nodes.push(meta.nodes.alloc(NodeData::new(), on)?, GFP_KERNEL)?;
         }
-        let nr_cpus = topology::nr_cpu_ids();
-        let mut cpus = KVec::with_capacity(nr_cpus as usize, GFP_KERNEL)?;
-        for cpu in 0..nr_cpus {
-            cpus.push(
-                CpuSlot {
-                    cache: UnsafeCell::new(CpuCache {
-                        objs: ObjArray::new(),
-                        remote: ObjArray::new(),
-                    }),
-                    node: topology::mem_node(topology::cpu_to_node(cpu)),
-                    cached: AtomicU32::new(0),
-                    reap_mark: AtomicU64::new(0),
-                    stats: CpuStats::default(),
-                },
-                GFP_KERNEL,
-            )?;
+        // Zeroed in place: a slot is 2.6 KiB, which must not be built on the stack and copied.
+        let cpus = KVec::<CpuSlot>::zeroed(topology::nr_cpu_ids() as usize, GFP_KERNEL)?;
+        for (cpu, slot) in cpus.iter().enumerate() {
+            let node = topology::mem_node(topology::cpu_to_node(cpu as u32));
+            slot.node.store(node, Relaxed);
         }
         let id = meta.next_id.fetch_add(1, Relaxed);
         let cache = Cache {
@@ -377,14 +394,30 @@ impl Cache {
     }
 
     /// This CPU's slot and cache. The `&mut` out of `&self` is the per-CPU discipline of
-    /// [`CpuSlot`]: exclusive because interrupts are off on the one CPU that may touch it.
-    #[allow(clippy::mut_from_ref)]
+    /// [`CpuSlot`]: exclusive because interrupts are off on the one CPU that may touch it, and
+    /// because it borrows `irq` mutably: one `IrqOff` hands out one `&mut CpuCache` at a time.
     #[inline(always)]
-    fn this_cpu<'a>(&'a self, irq: &'a IrqOff) -> Option<(&'a CpuSlot, &'a mut CpuCache)> {
+    fn this_cpu<'a>(&'a self, irq: &'a mut IrqOff) -> Option<(&'a CpuSlot, &'a mut CpuCache)> {
         let slot = self.cpus.get(irq.cpu() as usize)?;
         // SAFETY: interrupts are off, so we stay on this CPU and nothing else on it runs until
-        // `irq` is dropped; other CPUs never touch an online CPU's slot (type invariant).
+        // `irq` is dropped; other CPUs never touch an online CPU's slot (type invariant); and
+        // `irq` stays mutably borrowed while the reference lives, so no second one exists.
         Some((slot, unsafe { &mut *slot.cache.get() }))
+    }
+
+    /// Recomputes the node every CPU allocates from, after memory hotplug changed which nodes
+    /// have normal memory.
+    pub(crate) fn update_cpu_nodes(&self) {
+        for (cpu, slot) in self.cpus.iter().enumerate() {
+            let want = topology::mem_node(topology::cpu_to_node(cpu as u32));
+            slot.node.store(want, Relaxed);
+        }
+    }
+
+    /// The node CPU `cpu` allocates from.
+    #[cfg_attr(not(CONFIG_KUNIT = "y"), allow(dead_code))]
+    pub(crate) fn cpu_node(&self, cpu: u32) -> Option<u32> {
+        self.cpus.get(cpu as usize).map(CpuSlot::node)
     }
 
     /// Allocates one object.
@@ -395,15 +428,18 @@ impl Cache {
         }
         let mut from = None;
         loop {
-            let irq = IrqOff::new();
-            let (slot, cc) = self.this_cpu(&irq).ok_or(EINVAL)?;
+            let mut irq = IrqOff::new();
+            let (slot, cc) = self.this_cpu(&mut irq).ok_or(EINVAL)?;
             if let Some(obj) = cc.objs.pop() {
-                slot.cached.store(cc.objs.len() as u32, Relaxed);
+                // Both arrays count: `flush_all` skips CPUs whose hint is 0, and the remote
+                // buffer may hold objects while the array is empty.
+                slot.cached
+                    .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
                 bump(&slot.stats.allocs);
                 // Objects are never null: they live in the direct map.
                 return NonNull::new(obj).ok_or(EINVAL);
             }
-            let nid = from.take().unwrap_or(slot.node);
+            let nid = from.take().unwrap_or(slot.node());
             if self.refill(slot, cc, nid) == 0 {
                 drop(irq);
                 from = Some(self.grow(nid, gfp)?);
@@ -422,30 +458,36 @@ impl Cache {
             let Some(slab) = l.partial.first().or_else(|| l.free.first()) else {
                 break;
             };
-            // SAFETY: `slab` is on this node's lists and we hold the node lock.
-            let s = unsafe { &mut *slab };
-            while got < self.batch {
-                // SAFETY: as above; the slab's freelist is intact (cache invariant).
-                let Some(obj) = (unsafe { s.pop() }) else {
-                    break;
-                };
-                if let Err(obj) = cc.objs.push(obj) {
-                    // SAFETY: `obj` was just taken from this slab.
-                    unsafe { s.push(obj) };
-                    break;
+            let left = {
+                // SAFETY: `slab` is on this node's lists and we hold the node lock. The
+                // reference ends before `place` writes the header through the raw pointer.
+                let s = unsafe { &mut *slab };
+                while got < self.batch {
+                    // SAFETY: `s` is this node's slab under its lock; its freelist is intact
+                    // (cache invariant).
+                    let Some(obj) = (unsafe { s.pop() }) else {
+                        break;
+                    };
+                    if let Err(obj) = cc.objs.push(obj) {
+                        // SAFETY: `obj` was just taken from this slab.
+                        unsafe { s.push(obj) };
+                        break;
+                    }
+                    got += 1;
                 }
-                got += 1;
-            }
+                !s.free.is_null()
+            };
             // SAFETY: `slab` belongs to this node.
             unsafe { l.place(slab, objects) };
-            if !s.free.is_null() {
+            if left {
                 break;
             }
         }
         l.free_objects -= got;
         drop(l);
         if got > 0 {
-            slot.cached.store(cc.objs.len() as u32, Relaxed);
+            slot.cached
+                .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
             bump(&slot.stats.refills);
         }
         got
@@ -477,32 +519,32 @@ impl Cache {
             // SAFETY: `base` is a fresh block of `slab_bytes()`, aligned to its size; `header`
             // is `base` or a fresh header object.
             let slab = unsafe { init_slab(base.as_ptr(), header, &self.layout, self.id, n) };
+            // Counted now: from here on, any failure goes through `free_slab`, which counts it
+            // freed.
+            self.stats.slabs_allocated.fetch_add(1, Relaxed);
             if self.debug {
                 // SAFETY: the slab was just formatted and is not shared yet.
                 unsafe { self.debug_init_slab(slab) };
-                let mut index = self.debug_slabs.lock();
-                let at = index.binary_search(&(slab as usize)).unwrap_or_else(|i| i);
-                if index.insert_within_capacity(at, slab as usize).is_err() {
-                    let r = index.reserve(1, GFP_ATOMIC).and_then(|()| {
-                        index
-                            .insert_within_capacity(at, slab as usize)
-                            .map_err(|_| AllocError)
-                    });
-                    if r.is_err() {
-                        drop(index);
-                        // SAFETY: the slab is on no list and unknown to anyone.
-                        unsafe { self.free_slab(slab) };
-                        return Err(ENOMEM);
-                    }
-                }
             }
-            self.stats.slabs_allocated.fetch_add(1, Relaxed);
-            let node = self.node(n).ok_or(EINVAL)?;
+            let Some(node) = self.node(n) else {
+                // SAFETY: the slab is on no list and unknown to anyone.
+                unsafe { self.free_slab(slab) };
+                return Err(EINVAL);
+            };
             let mut l = node.lists.lock();
+            // A debug slab enters the index and its node's lists together, under the node
+            // lock: see `debug_index_has`.
+            if self.debug && self.debug_index_insert(slab).is_err() {
+                drop(l);
+                // SAFETY: the slab is on no list and in no index.
+                unsafe { self.free_slab(slab) };
+                return Err(ENOMEM);
+            }
             // SAFETY: a new slab, on no list.
             unsafe { l.free.push_front(slab) };
             l.total_objects += self.layout.objects;
             l.free_objects += self.layout.objects;
+            l.gen = l.gen.wrapping_add(1);
             return Ok(n);
         }
         Err(ENOMEM)
@@ -524,12 +566,12 @@ impl Cache {
         let slab = self.header_of(obj.as_ptr());
         // SAFETY: `obj` is an object of this cache (contract), so its slab header is live.
         let onode = unsafe { (*slab).node };
-        let irq = IrqOff::new();
-        let Some((slot, cc)) = self.this_cpu(&irq) else {
+        let mut irq = IrqOff::new();
+        let Some((slot, cc)) = self.this_cpu(&mut irq) else {
             return;
         };
         bump(&slot.stats.frees);
-        if onode != slot.node {
+        if onode != slot.node() {
             bump(&slot.stats.remote_frees);
             if let Err(obj) = cc.remote.push(obj.as_ptr()) {
                 self.give_back(&mut cc.remote, REMOTE_CAP, Some(obj));
@@ -567,20 +609,16 @@ impl Cache {
         unsafe { (*self.header_of(obj.as_ptr())).node }
     }
 
-    /// Takes the `n` oldest objects of `arr`, plus `extra`, back to their slabs.
+    /// Takes the `n` oldest objects of `arr`, plus `extra`, back to their slabs. Works on the
+    /// array in place: no copy of it on the stack (this runs with interrupts off).
     #[inline(never)]
     fn give_back<const N: usize>(&self, arr: &mut ObjArray<N>, n: usize, extra: Option<*mut u8>) {
-        let mut batch = [core::ptr::null_mut(); ARRAY_CAP + 1];
-        let mut k = 0;
-        arr.drain_oldest(n.min(ARRAY_CAP), |o| {
-            batch[k] = o;
-            k += 1;
-        });
+        let n = n.min(arr.len());
+        self.release(&arr.as_slice()[..n]);
+        arr.drain_oldest(n, |_| {});
         if let Some(o) = extra {
-            batch[k] = o;
-            k += 1;
+            self.release(&[o]);
         }
-        self.release(&batch[..k]);
     }
 
     /// Gives objects back to their slabs, batching lock acquisitions per node, and returns
@@ -609,7 +647,7 @@ impl Cache {
                 l.free_objects += 1;
                 i += 1;
             }
-            l.take_surplus(MAX_FREE_SLABS, objects, &mut surplus);
+            self.take_surplus(&mut l, MAX_FREE_SLABS, &mut surplus);
         }
         while let Some(slab) = surplus.pop() {
             // SAFETY: taken off the free list above: empty and unreachable now.
@@ -617,18 +655,61 @@ impl Cache {
         }
     }
 
+    /// Takes up to the surplus of empty slabs beyond `keep` off node list `l` into `out`; in a
+    /// debug cache they leave the debug index too, while `l`'s lock is held.
+    fn take_surplus(&self, l: &mut NodeLists, keep: usize, out: &mut ObjArray<8>) {
+        l.take_surplus(keep, self.layout.objects, out);
+        if self.debug && !out.is_empty() {
+            let mut index = self.debug_slabs.lock();
+            for &slab in out.as_slice() {
+                if let Ok(i) = index.binary_search(&(slab as usize)) {
+                    let _ = index.remove(i);
+                }
+            }
+        }
+    }
+
+    /// Adds a new debug slab to the index. The caller holds the lock of the node whose lists
+    /// the slab is about to join.
+    fn debug_index_insert(&self, slab: *mut SlabHeader) -> Result<(), AllocError> {
+        let mut index = self.debug_slabs.lock();
+        let at = index.binary_search(&(slab as usize)).unwrap_or_else(|i| i);
+        if index.insert_within_capacity(at, slab as usize).is_ok() {
+            return Ok(());
+        }
+        index.reserve(1, GFP_ATOMIC)?;
+        index
+            .insert_within_capacity(at, slab as usize)
+            .map_err(|_| AllocError)
+    }
+
+    /// Whether `slab` is in the debug index and on node `nid`.
+    ///
+    /// The index holds exactly the debug slabs that are on their node's lists: a slab joins
+    /// both together and leaves both together, under its node's lock, and its pages are freed
+    /// only after that. So while the index lock is held, a slab found in it is live and its
+    /// header may be read; and once its node's lock is held too, it stays live until that lock
+    /// is dropped.
+    fn debug_index_has(&self, slab: *mut SlabHeader, nid: Option<u32>) -> Option<u32> {
+        let index = self.debug_slabs.lock();
+        index.binary_search(&(slab as usize)).ok()?;
+        // SAFETY: in the index, so live while we hold the index lock (see above).
+        let (magic, node) = unsafe {
+            (
+                core::ptr::read_volatile(&raw const (*slab).magic),
+                (*slab).node,
+            )
+        };
+        (magic == SLAB_MAGIC ^ self.id && nid.is_none_or(|n| n == node)).then_some(node)
+    }
+
     /// Returns an empty slab's pages.
     ///
     /// # Safety
     ///
-    /// `slab` must be a slab of this cache on no list, with no object in use.
+    /// `slab` must be a slab of this cache on no list (and, in a debug cache, not in the debug
+    /// index), with no object in use.
     unsafe fn free_slab(&self, slab: *mut SlabHeader) {
-        if self.debug {
-            let mut index = self.debug_slabs.lock();
-            if let Ok(i) = index.binary_search(&(slab as usize)) {
-                let _ = index.remove(i);
-            }
-        }
         // SAFETY: per the contract the slab is ours alone; the magic is cleared so a stale
         // pointer into it is not taken for an object of this cache.
         let base = unsafe {
@@ -816,30 +897,26 @@ impl Cache {
             return Err(Fault::NotInDirectMap);
         }
         let slab = slab_of(p, &self.layout);
-        if self
-            .debug_slabs
-            .lock()
-            .binary_search(&(slab as usize))
-            .is_err()
-        {
-            return Err(Fault::NotThisCache);
-        }
-        // SAFETY: `slab` is one of this cache's slabs (the index says so), so its header is
-        // live; we only compare its first word.
-        let magic = unsafe { core::ptr::read_volatile(&raw const (*slab).magic) };
-        if magic != SLAB_MAGIC ^ self.id {
-            return Err(Fault::NotThisCache);
-        }
         let index = self
             .layout
             .object_index(addr - slab as usize)
             .ok_or(Fault::NotObjectStart)?;
         let slot = slab.cast::<u8>().wrapping_add(self.layout.offset_of(index));
-        // SAFETY: the magic says `slab` is a live slab of this cache, whose node never changes.
-        let nid = unsafe { (*slab).node };
+        // Which node's lock guards the slab: read under the index lock, where the slab cannot
+        // be freed (see `debug_index_has`).
+        let nid = self
+            .debug_index_has(slab, None)
+            .ok_or(Fault::NotThisCache)?;
         let node = self.node(nid).ok_or(Fault::Counters)?;
         let mut l = node.lists.lock();
-        // SAFETY: `slot` is a slot of this cache's slab; the node lock serialises frees of it.
+        // Again under the node lock: between the two, a concurrent free of the slab's last
+        // object may have emptied it and given its pages back (and a new slab may even sit at
+        // the same address on another node). Found now, it stays until `l` is dropped.
+        if self.debug_index_has(slab, Some(nid)).is_none() {
+            return Err(Fault::NotThisCache);
+        }
+        // SAFETY: `slot` is a slot of this cache's live slab; the node lock serialises frees
+        // of it.
         let state = unsafe { slot.add(8).cast::<u64>().read() };
         match state {
             STATE_ALLOCATED => {}
@@ -857,7 +934,7 @@ impl Cache {
         }
         l.free_objects += 1;
         let mut surplus = ObjArray::<8>::new();
-        l.take_surplus(MAX_FREE_SLABS, self.layout.objects, &mut surplus);
+        self.take_surplus(&mut l, MAX_FREE_SLABS, &mut surplus);
         drop(l);
         while let Some(s) = surplus.pop() {
             // SAFETY: taken off the free list: empty and unreachable.
@@ -886,7 +963,7 @@ impl Cache {
     /// The reaper's visit on this CPU: objects that sat unused in the array since the last
     /// visit go back (the oldest batch), so does the remote buffer, and empty slabs of this
     /// CPU's node beyond one go back to the page allocator. Returns the objects given back.
-    pub(crate) fn reap_local(&self, irq: &IrqOff) -> usize {
+    pub(crate) fn reap_local(&self, irq: &mut IrqOff) -> usize {
         if self.reap_blocked.load(Relaxed) != 0 {
             return 0;
         }
@@ -909,17 +986,23 @@ impl Cache {
         }
         slot.cached
             .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
-        if let Some(node) = self.node(slot.node) {
+        if let Some(node) = self.node(slot.node()) {
             let mut surplus = ObjArray::<8>::new();
-            node.lists
-                .lock()
-                .take_surplus(1, self.layout.objects, &mut surplus);
+            self.take_surplus(&mut node.lists.lock(), 1, &mut surplus);
             while let Some(s) = surplus.pop() {
                 // SAFETY: taken off the free list: empty and unreachable.
                 unsafe { self.free_slab(s.cast()) };
             }
         }
         n
+    }
+
+    /// Objects this CPU's arrays hold now (the truth [`Self::cached_hint`] must match).
+    #[cfg_attr(not(CONFIG_KUNIT = "y"), allow(dead_code))]
+    pub(crate) fn cached_here(&self) -> usize {
+        let mut irq = IrqOff::new();
+        self.this_cpu(&mut irq)
+            .map_or(0, |(_, cc)| cc.objs.len() + cc.remote.len())
     }
 
     /// Objects held in CPU `cpu`'s arrays, as last stored by that CPU.
@@ -930,7 +1013,7 @@ impl Cache {
     }
 
     /// Drains this CPU's arrays back to the node lists. Returns the number of objects.
-    pub(crate) fn drain_local(&self, irq: &IrqOff) -> usize {
+    pub(crate) fn drain_local(&self, irq: &mut IrqOff) -> usize {
         let Some((slot, cc)) = self.this_cpu(irq) else {
             return 0;
         };
@@ -974,7 +1057,7 @@ impl Cache {
 
     /// Checks this CPU's arrays: every object must be a slot of one of this cache's slabs.
     /// Returns the number of objects held.
-    pub(crate) fn validate_local(&self, irq: &IrqOff) -> Result<usize, Fault> {
+    pub(crate) fn validate_local(&self, irq: &mut IrqOff) -> Result<usize, Fault> {
         let Some((_, cc)) = self.this_cpu(irq) else {
             return Ok(0);
         };
@@ -1016,58 +1099,88 @@ impl Cache {
     }
 
     /// Walks every slab of every node: magic, node, list, freelist and counters.
+    ///
+    /// The lists are walked [`VALIDATE_PIECE`] slabs at a time, with the node's lock (and so
+    /// interrupts) dropped in between: a large cache must not keep a CPU's interrupts off for
+    /// the whole walk (a soft lockup). The node's generation must not change across the pieces;
+    /// if it does, the cache was in use and the walk fails with [`Fault::Busy`].
     pub(crate) fn validate_nodes(&self) -> Result<Census, (u32, Fault)> {
         let mut census = Census::default();
         let objects = self.layout.objects;
         for (nid, node) in self.nodes.iter().enumerate() {
             let nid = nid as u32;
-            let l = node.lists.lock();
-            let (mut slabs, mut free) = (0usize, 0usize);
+            let (mut slabs, mut free, mut inuse) = (0usize, 0usize, 0usize);
             let mut fault = None;
-            for (list, kind) in [
-                (&l.partial, ListKind::Partial),
-                (&l.full, ListKind::Full),
-                (&l.free, ListKind::Free),
-            ] {
-                let complete = list.for_each(usize::MAX, |slab| {
-                    if fault.is_some() {
-                        return;
+            let mut gen = None;
+            let mut pieces = 0usize;
+            for kind in [ListKind::Partial, ListKind::Full, ListKind::Free] {
+                let mut cursor = None;
+                loop {
+                    let mut l = node.lists.lock();
+                    match gen {
+                        None => gen = Some(l.gen),
+                        Some(g) if g != l.gen => return Err((nid, Fault::Busy)),
+                        Some(_) => {}
                     }
-                    // SAFETY: `slab` is on this node's list; we hold the node lock.
-                    let s = unsafe { &*slab };
-                    if s.magic != SLAB_MAGIC ^ self.id || s.node != nid {
-                        fault = Some(Fault::NotThisCache);
-                        return;
+                    // A corrupted (cyclic) list must not keep us here: no more pieces than the
+                    // node's slabs can fill.
+                    if pieces > l.total_objects / objects.max(1) / VALIDATE_PIECE + 3 {
+                        return Err((nid, Fault::WrongList));
                     }
-                    let inuse = s.inuse as usize;
-                    let right = match kind {
-                        ListKind::Partial => inuse > 0 && inuse < objects,
-                        ListKind::Full => inuse == objects,
-                        _ => inuse == 0,
+                    pieces += 1;
+                    let Some(list) = l.list(kind) else { break };
+                    let start = cursor.unwrap_or_else(|| list.first().unwrap_or(null_mut()));
+                    let visit = |slab: *mut SlabHeader| {
+                        if fault.is_some() {
+                            return;
+                        }
+                        // SAFETY: `slab` is on this node's list; we hold the node lock.
+                        let s = unsafe { &*slab };
+                        if s.magic != SLAB_MAGIC ^ self.id || s.node != nid {
+                            fault = Some(Fault::NotThisCache);
+                            return;
+                        }
+                        let n = s.inuse as usize;
+                        let right = match kind {
+                            ListKind::Partial => n > 0 && n < objects,
+                            ListKind::Full => n == objects,
+                            _ => n == 0,
+                        };
+                        if s.list != kind || !right {
+                            fault = Some(Fault::WrongList);
+                            return;
+                        }
+                        // SAFETY: `s` is a slab of this cache's layout, on this node's list,
+                        // and we hold the node lock: nobody else walks or changes it.
+                        match unsafe { s.count_free(&self.layout) } {
+                            Ok(f) if f == objects - n => free += f,
+                            _ => fault = Some(Fault::Freelist),
+                        }
+                        slabs += 1;
+                        inuse += n;
                     };
-                    if s.list != kind || !right {
-                        fault = Some(Fault::WrongList);
-                        return;
+                    // SAFETY: `start` is the list's head, or where the previous piece stopped,
+                    // which is still on this list: the generation has not changed since.
+                    let next = unsafe { list.for_each_from(start, VALIDATE_PIECE, visit) };
+                    drop(l);
+                    if let Some(f) = fault {
+                        return Err((nid, f));
                     }
-                    // SAFETY: as above.
-                    match unsafe { s.count_free(&self.layout) } {
-                        Ok(n) if n == objects - inuse => free += n,
-                        _ => fault = Some(Fault::Freelist),
+                    match next {
+                        Some(s) => cursor = Some(s),
+                        None => break,
                     }
-                    slabs += 1;
-                    census.inuse += inuse;
-                });
-                if !complete {
-                    fault = Some(Fault::WrongList);
                 }
             }
-            if let Some(f) = fault {
-                return Err((nid, f));
+            let l = node.lists.lock();
+            if gen != Some(l.gen) {
+                return Err((nid, Fault::Busy));
             }
             if l.free_objects != free || l.total_objects != slabs * objects {
                 return Err((nid, Fault::Counters));
             }
             census.slabs += slabs;
+            census.inuse += inuse;
         }
         Ok(census)
     }
@@ -1078,9 +1191,7 @@ impl Cache {
         for node in self.nodes.iter() {
             loop {
                 let mut surplus = ObjArray::<8>::new();
-                node.lists
-                    .lock()
-                    .take_surplus(0, self.layout.objects, &mut surplus);
+                self.take_surplus(&mut node.lists.lock(), 0, &mut surplus);
                 if surplus.is_empty() {
                     break;
                 }

@@ -2,7 +2,8 @@
 
 //! Work items bound to one CPU: rslab's only way of running code on a given CPU.
 //!
-//! `kernel::workqueue` queues on `WORK_CPU_UNBOUND`, which may run anywhere (seed 000), so this
+//! `kernel::workqueue` queues on `WORK_CPU_UNBOUND`, which may run anywhere (SLAB's reaper did
+//! that until commit a9f2a846f050, "mm, slab: reschedule cache_reap() on the same CPU"), so this
 //! wrapper calls `queue_work_on(cpu, ...)` directly, on rslab's own per-CPU workqueue.
 
 use core::{marker::PhantomPinned, pin::Pin, ptr::NonNull};
@@ -127,7 +128,8 @@ impl<T: CpuWorkFn> PinnedDrop for CpuWork<T> {
 }
 
 /// A delayed work item that only ever runs on CPU `cpu`: queued with
-/// `queue_delayed_work_on(cpu, ...)` every time, including when it re-arms itself (seed 000).
+/// `queue_delayed_work_on(cpu, ...)` every time, including when it re-arms itself (see
+/// commit a9f2a846f050, "mm, slab: reschedule cache_reap() on the same CPU").
 ///
 /// # Invariants
 ///

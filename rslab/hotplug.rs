@@ -5,7 +5,10 @@
 //! CPU hotplug, two dynamic states:
 //!
 //! * `CPUHP_BP_PREPARE_DYN` (on a control CPU): *prepare* has nothing to allocate, because
-//!   every cache has a per-CPU slot for every possible CPU from its creation (seed 002);
+//!   every cache has a per-CPU slot for every possible CPU from its creation (so the races of
+//!   "[PATCH - cpu hotplug] Fix races in kmem_cache_create and kmem_cache_destroy", LKML
+//!   2004-03-23, where hotplug callbacks met caches whose per-CPU parts were not set up yet,
+//!   cannot happen);
 //!   *dead* drains the dead CPU's arrays of every cache back to the node lists, so nothing it
 //!   cached is stranded. It holds the CPU hotplug lock (asserted) and takes the slab mutex:
 //!   `cpus -> slab`, the crate's order.
@@ -20,7 +23,10 @@
 //! there and is reused (counted). While memory goes offline (a block, or a node's last memory)
 //! every cache is flushed and shrunk, with the `_cpus_locked` flush: the memory hotplug core
 //! holds the CPU hotplug lock, and the slab mutex is not held while flushing. Nothing per-node
-//! is ever freed (seed 003). Cancel events need no undo and are only counted.
+//! is ever freed: lockless readers may hold it (the use-after-free fixed by "mm, slub: stop
+//! freeing kmem_cache_node structures on node offline", Vlastimil Babka, 2021). Cancel events need no undo and are only counted. After memory
+//! comes or goes, every cache recomputes the node each CPU allocates from: a CPU of a node
+//! that just gained (or lost) normal memory must allocate there (or elsewhere) from now on.
 
 use crate::{
     cpuhp, notifier,
@@ -123,6 +129,7 @@ pub(crate) unsafe extern "C" fn node_event(
             }
             notifier::NODE_ADDED_FIRST_MEMORY => {
                 h.node_added_first.fetch_add(1, Relaxed);
+                r.update_cpu_nodes();
             }
             notifier::NODE_REMOVING_LAST_MEMORY => {
                 h.node_removing_last.fetch_add(1, Relaxed);
@@ -131,6 +138,7 @@ pub(crate) unsafe extern "C" fn node_event(
             notifier::NODE_REMOVED_LAST_MEMORY => {
                 // Nothing is freed: lockless readers may still hold the node's structures.
                 h.node_removed_last.fetch_add(1, Relaxed);
+                r.update_cpu_nodes();
             }
             notifier::NODE_CANCEL_ADDING_FIRST_MEMORY
             | notifier::NODE_CANCEL_REMOVING_LAST_MEMORY => {
@@ -162,12 +170,15 @@ pub(crate) unsafe extern "C" fn memory_event(
             }
             notifier::MEM_OFFLINE => {
                 h.mem_offline.fetch_add(1, Relaxed);
+                // The node may have lost its normal memory (a block onlined to ZONE_NORMAL).
+                r.update_cpu_nodes();
             }
             notifier::MEM_GOING_ONLINE => {
                 h.mem_going_online.fetch_add(1, Relaxed);
             }
             notifier::MEM_ONLINE => {
                 h.mem_online.fetch_add(1, Relaxed);
+                r.update_cpu_nodes();
             }
             notifier::MEM_CANCEL_ONLINE | notifier::MEM_CANCEL_OFFLINE => {
                 h.mem_cancel.fetch_add(1, Relaxed);

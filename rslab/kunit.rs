@@ -7,13 +7,18 @@
 #[kernel::macros::kunit_tests(rslab_kunit)]
 mod tests {
     use crate::{
-        cache::{Cache, Meta},
+        bench::{self, Alloc},
+        cache::{Cache, Meta, VALIDATE_PIECE},
         cmd::Name,
+        cpu_work::{CpuWork, CpuWorkFn},
         pages::Gfp,
         registry::{validate, CpuOp, Flusher},
         topology,
     };
-    use core::{ptr::NonNull, sync::atomic::Ordering::Relaxed};
+    use core::{
+        ptr::NonNull,
+        sync::atomic::{AtomicU32, AtomicUsize, Ordering::*},
+    };
     use kernel::prelude::*;
 
     fn meta() -> Result<Meta> {
@@ -122,6 +127,280 @@ mod tests {
         free_all(&c, v);
         f.run(&c, CpuOp::Flush)?;
         assert_eq!(c.inuse(), 0);
+        assert_eq!(c.live(), 0);
+        Ok(())
+    }
+
+    /// Runs `job` on CPU `cpu` (a bound worker: no migration between its steps) and waits.
+    fn on_cpu<T: CpuWorkFn>(f: &Flusher, cpu: u32, job: T) -> Result<Pin<KBox<CpuWork<T>>>> {
+        let w = KBox::pin_init(
+            CpuWork::new(cpu, job, c"rslab_kunit_job", kernel::static_lock_class!()),
+            GFP_KERNEL,
+        )?;
+        w.queue(f.wq());
+        w.flush();
+        Ok(w)
+    }
+
+    /// A node with normal memory other than `nid`, if there is one.
+    fn other_node(nid: u32) -> Option<u32> {
+        (0..topology::nr_node_ids()).find(|&n| n != nid && topology::node_has_normal_memory(n))
+    }
+
+    /// Allocations, local frees and frees of objects of another node (the remote buffer), in
+    /// a fixed mix on one CPU; after every step the CPU's "caches something" hint must equal
+    /// what its arrays hold. `flush_all` skips CPUs whose hint is 0, so a hint that forgets
+    /// the remote buffer strands objects there.
+    struct HintJob {
+        cache: *const Cache,
+        other: u32,
+        steps: AtomicUsize,
+        mismatches: AtomicUsize,
+        failed: AtomicU32,
+    }
+
+    // SAFETY: the cache outlives the job (the test waits for it); the rest is atomics.
+    unsafe impl Send for HintJob {}
+    // SAFETY: shared access reads the cache through `&Cache` (which is `Sync`) and the atomics.
+    unsafe impl Sync for HintJob {}
+
+    impl CpuWorkFn for HintJob {
+        fn run(&self, cpu: u32) {
+            // SAFETY: alive until the test returns, after waiting for this job.
+            let c = unsafe { &*self.cache };
+            let mut held = KVec::new();
+            for i in 0..900usize {
+                let r = match i % 6 {
+                    // A cross-node free: into the remote buffer.
+                    0 | 3 => c.alloc_node(Some(self.other), Gfp::KERNEL).map(|p| {
+                        // SAFETY: just allocated from `c`, freed once.
+                        unsafe { c.free(p) }
+                    }),
+                    // Local frees, half of what is held, every sixth step.
+                    5 => {
+                        for _ in 0..held.len() / 2 {
+                            if let Some(p) = held.pop() {
+                                // SAFETY: allocated from `c` below, freed once.
+                                unsafe { c.free(p) };
+                            }
+                        }
+                        Ok(())
+                    }
+                    _ => c
+                        .alloc(Gfp::KERNEL)
+                        .and_then(|p| held.push(p, GFP_KERNEL).map_err(Into::into)),
+                };
+                if r.is_err() {
+                    self.failed.store(1, Relaxed);
+                    break;
+                }
+                self.steps.fetch_add(1, Relaxed);
+                if c.cached_hint(cpu) as usize != c.cached_here() {
+                    self.mismatches.fetch_add(1, Relaxed);
+                }
+            }
+            for p in held {
+                // SAFETY: allocated from `c`, freed once.
+                unsafe { c.free(p) };
+            }
+        }
+    }
+
+    #[test]
+    fn flush_hint_counts_the_remote_buffer() -> Result {
+        let meta = meta()?;
+        let f = flusher()?;
+        let c = Cache::new(&meta, name("hint")?, 64, 8, false)?;
+        let cpu = topology::this_cpu();
+        let Some(other) = other_node(c.cpu_node(cpu).ok_or(EINVAL)?) else {
+            pr_info!("one node with memory: no remote frees to test\n");
+            return Ok(());
+        };
+        let w = on_cpu(
+            &f,
+            cpu,
+            HintJob {
+                cache: &*c,
+                other,
+                steps: AtomicUsize::new(0),
+                mismatches: AtomicUsize::new(0),
+                failed: AtomicU32::new(0),
+            },
+        )?;
+        assert_eq!(w.data.failed.load(Relaxed), 0);
+        assert_eq!(w.data.steps.load(Relaxed), 900);
+        assert_eq!(w.data.mismatches.load(Relaxed), 0);
+        // Everything was freed: one flush_all leaves nothing in use, remote buffers included.
+        f.run(&c, CpuOp::Flush)?;
+        assert_eq!(c.live(), 0);
+        assert_eq!(c.inuse(), 0);
+        validate(&f, &c)
+    }
+
+    /// One side of a double free: wait for the other, then free `obj`.
+    struct FreeJob {
+        cache: *const Cache,
+        obj: AtomicUsize,
+        go: *const AtomicU32,
+    }
+
+    // SAFETY: the cache and the barrier outlive the job (the test waits for it).
+    unsafe impl Send for FreeJob {}
+    // SAFETY: shared access only reads atomics and calls `Cache::free`, which is thread-safe.
+    unsafe impl Sync for FreeJob {}
+
+    impl CpuWorkFn for FreeJob {
+        fn run(&self, _cpu: u32) {
+            // SAFETY: both outlive the job (the test flushes it before they go).
+            let (c, go) = unsafe { (&*self.cache, &*self.go) };
+            go.fetch_add(1, AcqRel);
+            while go.load(Acquire) < 2 {
+                core::hint::spin_loop();
+            }
+            if let Some(p) = NonNull::new(self.obj.load(Relaxed) as *mut u8) {
+                // SAFETY: a debug cache checks the pointer and reports a double free instead
+                // of acting on it.
+                unsafe { c.free(p) };
+            }
+        }
+    }
+
+    #[test]
+    fn debug_double_free_of_a_slabs_last_object_on_two_cpus() -> Result {
+        let meta = meta()?;
+        let f = flusher()?;
+        let c = Cache::new(&meta, name("dbl2")?, 1024, 8, true)?;
+        let cpus: KVec<u32> = {
+            let mut v = KVec::new();
+            for cpu in 0..topology::nr_cpu_ids() {
+                if topology::cpu_online(cpu) && v.len() < 2 {
+                    v.push(cpu, GFP_KERNEL)?;
+                }
+            }
+            v
+        };
+        if cpus.len() < 2 {
+            pr_info!("one CPU: no concurrent double free to test\n");
+            return Ok(());
+        }
+        let nid = topology::mem_node(topology::cpu_to_node(topology::this_cpu()));
+        let per_slab = c.layout.objects;
+        // Few per load: the suite runs at every `insmod`, dozens of times per test run.
+        const ROUNDS: usize = 40;
+        for _ in 0..ROUNDS {
+            // Two slabs' worth plus one: two slabs fill up, one more holds only the last.
+            let mut v = KVec::with_capacity(2 * per_slab + 1, GFP_KERNEL)?;
+            for _ in 0..2 * per_slab + 1 {
+                v.push(c.alloc_node(Some(nid), Gfp::KERNEL)?, GFP_KERNEL)?;
+            }
+            let last = v.pop().ok_or(EINVAL)?;
+            for p in v {
+                // SAFETY: from `c`, freed once.
+                unsafe { c.free(p) };
+            }
+            // Two empty slabs are kept; freeing `last` empties a third, whose pages go back
+            // to the page allocator while the second free of it may still be looking.
+            let go = AtomicU32::new(0);
+            let mut works = KVec::new();
+            for &cpu in cpus.iter() {
+                let job = FreeJob {
+                    cache: &*c,
+                    obj: AtomicUsize::new(last.as_ptr() as usize),
+                    go: &go,
+                };
+                works.push(
+                    KBox::pin_init(
+                        CpuWork::new(cpu, job, c"rslab_kunit_dbl", kernel::static_lock_class!()),
+                        GFP_KERNEL,
+                    )?,
+                    GFP_KERNEL,
+                )?;
+            }
+            for w in works.iter() {
+                w.queue(f.wq());
+            }
+            for w in works.iter() {
+                w.flush();
+            }
+        }
+        // Exactly one of the two frees of each round was refused, and nothing was corrupted.
+        assert_eq!(c.stats.debug_errors.load(Relaxed), ROUNDS as u64);
+        assert_eq!(c.live(), 0);
+        validate(&f, &c)?;
+        assert_eq!(c.inuse(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn validate_walks_many_slabs_in_pieces() -> Result {
+        let meta = meta()?;
+        let f = flusher()?;
+        let c = Cache::new(&meta, name("many")?, 512, 8, false)?;
+        // Enough slabs for several pieces on one node.
+        let n = c.layout.objects * (2 * VALIDATE_PIECE + 5);
+        let v = alloc_many(&c, n)?;
+        validate(&f, &c)?;
+        free_all(&c, v);
+        validate(&f, &c)?;
+        f.run(&c, CpuOp::Flush)?;
+        assert_eq!(c.inuse(), 0);
+        Ok(())
+    }
+
+    /// An allocator that fails from its `left`-th allocation on.
+    struct FailAfter<'a> {
+        cache: &'a Cache,
+        left: AtomicU32,
+    }
+
+    impl Alloc for FailAfter<'_> {
+        fn alloc(&self) -> Option<NonNull<u8>> {
+            let left = self.left.load(Relaxed);
+            if left == 0 {
+                return None;
+            }
+            self.left.store(left - 1, Relaxed);
+            self.cache.alloc(Gfp::KERNEL).ok()
+        }
+        unsafe fn free(&self, p: NonNull<u8>) {
+            // SAFETY: the caller's contract is `Cache::free`'s.
+            unsafe { self.cache.free(p) }
+        }
+        fn name(&self) -> &'static str {
+            "fail_after"
+        }
+    }
+
+    #[test]
+    fn bench_failures_leave_nothing_allocated() -> Result {
+        let meta = meta()?;
+        let f = flusher()?;
+        let c = Cache::new(&meta, name("bfail")?, 64, 8, false)?;
+        // A batch round whose 11th allocation fails.
+        let a = FailAfter {
+            cache: &c,
+            left: AtomicU32::new(10),
+        };
+        let mut held = KVec::with_capacity(64, GFP_KERNEL)?;
+        assert!(bench::round_batch(&a, &mut held, 64).is_none());
+        assert!(held.is_empty());
+        assert_eq!(c.live(), 0);
+        // A cross round whose allocating phase fails halfway.
+        let cpu = topology::this_cpu();
+        let other = (0..topology::nr_cpu_ids())
+            .find(|&x| x != cpu && topology::cpu_online(x))
+            .unwrap_or(cpu);
+        let a = FailAfter {
+            cache: &c,
+            left: AtomicU32::new(20),
+        };
+        let store = KBox::pin_init(
+            kernel::new_spinlock!(KVec::with_capacity(64, GFP_KERNEL)?, "rslab_kunit_store"),
+            GFP_KERNEL,
+        )?;
+        let _cpus = crate::cpuhp::CpusReadGuard::lock();
+        assert!(bench::cross_round(&a, 64, [cpu, other], &store, f.wq()).is_err());
+        assert!(store.lock().is_empty());
         assert_eq!(c.live(), 0);
         Ok(())
     }

@@ -47,12 +47,14 @@ pub(crate) type NotifierFn =
 ///
 /// # Invariants
 ///
-/// `nb` is registered on `chain` while `self` lives, and never moves (pinned).
+/// If `registered`, `nb` is registered on `chain` until `self` is dropped; `nb` never moves
+/// (pinned).
 #[pin_data(PinnedDrop)]
 pub(crate) struct Notifier {
     #[pin]
     nb: Opaque<bindings::notifier_block>,
     chain: Chain,
+    registered: bool,
     #[pin]
     _pin: PhantomPinned,
 }
@@ -65,7 +67,7 @@ unsafe impl Sync for Notifier {}
 impl Notifier {
     /// Registers `f` on `chain` with `priority`.
     pub(crate) fn register(chain: Chain, f: NotifierFn, priority: i32) -> Result<Pin<KBox<Self>>> {
-        let n = KBox::pin_init(
+        let mut n = KBox::pin_init(
             pin_init!(Self {
                 nb <- Opaque::new(bindings::notifier_block {
                     notifier_call: Some(f),
@@ -73,6 +75,7 @@ impl Notifier {
                     priority,
                 }),
                 chain,
+                registered: false,
                 _pin: PhantomPinned,
             }),
             GFP_KERNEL,
@@ -85,10 +88,12 @@ impl Notifier {
             }
         };
         if ret != 0 {
-            // Not registered: dropping `n` must not unregister it.
-            core::mem::forget(n);
+            // Not registered: dropping `n` frees it without unregistering.
             return Err(Error::from_errno(ret));
         }
+        // SAFETY: `registered` is not structurally pinned; writing it moves nothing.
+        // INVARIANT: `nb` was just registered on `chain`.
+        unsafe { n.as_mut().get_unchecked_mut().registered = true };
         Ok(n)
     }
 }
@@ -96,6 +101,9 @@ impl Notifier {
 #[pinned_drop]
 impl PinnedDrop for Notifier {
     fn drop(self: Pin<&mut Self>) {
+        if !self.registered {
+            return;
+        }
         // SAFETY: registered in `register` (invariant); unregistering waits for callers.
         unsafe {
             match self.chain {

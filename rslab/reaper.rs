@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The per-CPU reaper (seed 000).
+//! The per-CPU reaper. SLAB's `cache_reap()` once re-armed itself with `schedule_delayed_work()`
+//! (`WORK_CPU_UNBOUND`), so it could run on another CPU and touch that CPU's array cache or the
+//! wrong node's lists; commit a9f2a846f050 ("mm, slab: reschedule cache_reap() on the same CPU")
+//! pinned it. rslab's reaper can only be queued on its own CPU.
 //!
 //! One delayed work per CPU, which remembers its CPU and is re-armed every time with
 //! `queue_delayed_work_on(<its cpu>, ...)` on rslab's per-CPU workqueue: never an unbound queue.
@@ -40,8 +43,8 @@ impl CpuWorkFn for ReapState {
             }
         } else if let Some(caches) = r.try_lock_caches() {
             for e in caches.iter() {
-                let irq = crate::irq::IrqOff::new();
-                e.cache.reap_local(&irq);
+                let mut irq = crate::irq::IrqOff::new();
+                e.cache.reap_local(&mut irq);
             }
         } else {
             self.skipped.fetch_add(1, Relaxed);

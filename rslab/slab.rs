@@ -261,18 +261,38 @@ impl SlabList {
     }
 
     /// Calls `f` on every slab, front to back; stops after `limit` slabs (returns `false` then).
-    pub(crate) fn for_each(&self, limit: usize, mut f: impl FnMut(*mut SlabHeader)) -> bool {
-        let mut p = self.head;
+    /// (The host tests' walk; the kernel walks in pieces with [`Self::for_each_from`].)
+    #[cfg(test)]
+    pub(crate) fn for_each(&self, limit: usize, f: impl FnMut(*mut SlabHeader)) -> bool {
+        // SAFETY: starting at the head, which is on this list or null.
+        unsafe { self.for_each_from(self.head, limit, f) }.is_none()
+    }
+
+    /// Calls `f` on at most `limit` slabs, front to back, starting at `start` (null: the list is
+    /// done). Returns the slab to start from next time, or `None` once the end is reached: lets a
+    /// walk of a long list drop its lock between pieces.
+    ///
+    /// # Safety
+    ///
+    /// `start` must be null or on this list.
+    pub(crate) unsafe fn for_each_from(
+        &self,
+        start: *mut SlabHeader,
+        limit: usize,
+        mut f: impl FnMut(*mut SlabHeader),
+    ) -> Option<*mut SlabHeader> {
+        let mut p = start;
         let mut n = 0;
         while !p.is_null() {
             if n == limit {
-                return false;
+                return Some(p);
             }
             f(p);
             n += 1;
-            // SAFETY: `p` is on this list (invariant), so it is a valid slab header.
+            // SAFETY: `p` is on this list (`start` by contract, the rest by the list's links), so
+            // it is a valid slab header.
             p = unsafe { (*p).link.next };
         }
-        true
+        None
     }
 }

@@ -83,13 +83,20 @@ kvm) qemu+=(-accel kvm) ;;
 esac
 cores=$((CPUS / NODES))
 total_mb=$((MEM_PER_NODE_MB * NODES))
-qemu+=(-smp "$CPUS,sockets=$NODES,cores=$cores,threads=1" -m "${total_mb}M,slots=4,maxmem=16G")
+# RSLAB_DIMM_NODE_CPUS=1: the DIMM's node gets a socket of CPUs too (as many as the others), so
+# it is a node with CPUs and no normal memory until its DIMM is onlined as kernel memory.
+sockets=$NODES dimm_cpus=
+if [ "${RSLAB_DIMM_NODE_CPUS:-0}" = 1 ]; then
+	sockets=$((NODES + 1)) dimm_cpus=",cpus=$CPUS-$((CPUS + cores - 1))"
+fi
+qemu+=(-smp "$((sockets * cores)),sockets=$sockets,cores=$cores,threads=1" -m "${total_mb}M,slots=4,maxmem=16G")
 for ((n = 0; n < NODES; n++)); do
 	qemu+=(-object "memory-backend-ram,id=m$n,size=${MEM_PER_NODE_MB}M"
 	       -numa "node,nodeid=$n,memdev=m$n,cpus=$((n * cores))-$((n * cores + cores - 1))")
 done
-# A memory-only node whose memory is a hot-pluggable DIMM, onlined movable.
-qemu+=(-numa "node,nodeid=$NODES"
+# A node whose memory is a hot-pluggable DIMM, onlined movable (memory-only unless
+# RSLAB_DIMM_NODE_CPUS=1).
+qemu+=(-numa "node,nodeid=$NODES$dimm_cpus"
        -object "memory-backend-ram,id=dimm0m,size=${DIMM_MB}M"
        -device "pc-dimm,id=dimm0,memdev=dimm0m,node=$NODES")
 cmdline="console=ttyS0 panic=-1 memhp_default_state=online_movable loglevel=7"
@@ -100,7 +107,7 @@ qemu+=(-kernel "$KBUILD/arch/x86/boot/bzImage" -initrd "$RSLAB_LOGDIR/initramfs.
        -chardev "file,id=ktap,path=$RSLAB_LOGDIR/ktap.log" -serial chardev:ktap)
 printf '%q ' "${qemu[@]}" >"$RSLAB_LOGDIR/qemu.cmd"; echo >>"$RSLAB_LOGDIR/qemu.cmd"
 
-step_start "boot $CPUS vCPUs / $NODES+1 nodes ($ACCEL, timeout ${TIMEOUT}s), logs in $RSLAB_LOGDIR"
+step_start "boot $((sockets * cores)) vCPUs / $NODES+1 nodes ($ACCEL, timeout ${TIMEOUT}s), logs in $RSLAB_LOGDIR"
 : >"$RSLAB_LOGDIR/ktap.log"
 set +e
 timeout --foreground -k 10 "$TIMEOUT" "${qemu[@]}" &

@@ -6,8 +6,8 @@
   each test program (one level, prefixed "# "), plus KUnit suites from the kernel log (ttyS0).
   A program's nested results are its leaves; a program with none counts as one leaf; a program that
   failed although none of its leaves did counts as one more failure.
-* The kernel-log gate: any WARNING, BUG, Oops, lockdep, KASAN, kmemleak, RCU stall, soft lockup or
-  hung task report fails the run, whatever the tests said.
+* The kernel-log gate: any WARNING, BUG, Oops, lockdep, KASAN, kmemleak, RCU stall, soft lockup,
+  hung task or rslab leak-at-unload report fails the run, whatever the tests said.
 
 Exit status: 0 pass, 1 a test failed or was missing, 2 the kernel-log gate tripped, 3 no verdict
 (the guest never reached its end marker: hang, timeout or panic without a report).
@@ -37,6 +37,9 @@ GATE = [
     ("ODEBUG", re.compile(r"ODEBUG:")),
     ("list corruption", re.compile(r"list_(add|del) corruption")),
     ("panic", re.compile(r"Rust panic|panicked at")),
+    # rslab's own leak report at unload (objects a user never freed), as SLUB's
+    # "Objects remaining ... on __kmem_cache_shutdown()".
+    ("rslab leak", re.compile(r"rslab: .*objects remaining at unload")),
 ]
 
 

@@ -11,11 +11,11 @@ ITER=$(iters 3)
 CACHES="h64 h512 h4096"
 
 ktap_print_header
-ktap_set_plan 8
 rslab_unload
 rslab_load reap_interval_ms=200
 mapfile -t CPUS < <(hotplug_cpus)
-[ ${#CPUS[@]} -gt 0 ] || ktap_skip_all "no hot-pluggable CPU"
+[ ${#CPUS[@]} -gt 0 ] || { ktap_skip_all "no hot-pluggable CPU"; exit "$KSFT_SKIP"; }
+ktap_set_plan 8
 
 ok=1
 for c in $CACHES; do

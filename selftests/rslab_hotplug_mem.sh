@@ -28,12 +28,12 @@ flush_loop() {
 }
 
 ktap_print_header
-ktap_set_plan 10
 rslab_unload
 rslab_load
 NODE=$(ls -d /sys/devices/system/node/node* | sed 's/.*node//' | sort -n | tail -1)
 mapfile -t BLOCKS < <(movable_blocks "$NODE")
-[ ${#BLOCKS[@]} -gt 0 ] || ktap_skip_all "no movable memory block on node $NODE"
+[ ${#BLOCKS[@]} -gt 0 ] || { ktap_skip_all "no movable memory block on node $NODE"; exit "$KSFT_SKIP"; }
+ktap_set_plan 10
 ktap_print_msg "node $NODE: ${#BLOCKS[@]} movable blocks: ${BLOCKS[*]##*/}"
 
 ok=1

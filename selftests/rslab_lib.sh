@@ -61,6 +61,17 @@ hotplug_cpus() {
 	done
 }
 
+# in_list <n> <list>: whether n is in a kernel list such as "0-2,4" (cpulist/nodelist format).
+in_list() {
+	local r lo hi
+	local IFS=,
+	for r in $2; do
+		lo=${r%-*} hi=${r#*-}
+		if [ -n "$r" ] && [ "$1" -ge "$lo" ] && [ "$1" -le "$hi" ]; then return 0; fi
+	done
+	return 1
+}
+
 # cpu_set <cpu> <0|1>: fails if the kernel refuses.
 cpu_set() { echo "$2" >"/sys/devices/system/cpu/cpu$1/online"; }
 

@@ -76,6 +76,7 @@ class VerdictTest(unittest.TestCase):
             "[   5.0] INFO: task kworker/0:1:10 blocked for more than 120 seconds.",
             "[   5.0] BUG: sleeping function called from invalid context at mm/slab.c:1",
             "[   5.0] rust_kernel: panicked at rslab/x.rs:1:1:",
+            "[   5.0] rslab: cache \"keep\": 3 objects remaining at unload; freed with the cache",
         ]
         for r in reports:
             with self.subTest(report=r):
@@ -84,7 +85,8 @@ class VerdictTest(unittest.TestCase):
     def test_gate_ignores_benign_lines(self):
         benign = "[   1.0] Kernel command line: console=ttyS0 panic=-1 softlockup_panic=0\n" \
                  "[   1.0] kmemleak: Kernel memory leak detector initialized (mem pool available: 15711)\n" \
-                 "[   1.0] DEBUG: nothing to see\n"
+                 "[   1.0] DEBUG: nothing to see\n" \
+                 "[   1.0] rslab: destroy \"st\": 5 objects still allocated\n"
         self.assertEqual(self.run_verdict(CLEAN_CONSOLE + benign, KTAP_OK), 0)
 
     def test_kunit_results_count(self):
