@@ -158,16 +158,16 @@ fn cost(t0: (u64, u64), t1: (u64, u64), ops: u64) -> Cost {
     }
 }
 
-/// One round of `pair`: alloc then free the same object.
-fn round_pair(a: &dyn Alloc) -> Option<Cost> {
+/// One round of `pair`: alloc then free the same object, `ops` times.
+fn round_pair(a: &dyn Alloc, ops: u64) -> Option<Cost> {
     let t0 = now();
-    for _ in 0..PAIR_OPS {
+    for _ in 0..ops {
         let p = a.alloc()?;
         touch(p);
         // SAFETY: just allocated.
         unsafe { a.free(p) };
     }
-    Some(cost(t0, now(), PAIR_OPS))
+    Some(cost(t0, now(), ops))
 }
 
 /// Frees every object of `held` (allocated by `a`).
@@ -178,10 +178,15 @@ fn free_held(a: &dyn Alloc, held: &mut KVec<NonNull<u8>>) {
     }
 }
 
-/// One round of `batch n`: n allocs then n frees, repeated up to `BATCH_OBJECTS` objects.
+/// One round of `batch n`: n allocs then n frees, repeated up to `objects` objects.
 /// `held` must have room for `n` objects. A failed allocation frees what the round holds.
-pub(crate) fn round_batch(a: &dyn Alloc, held: &mut KVec<NonNull<u8>>, n: usize) -> Option<Cost> {
-    let reps = (BATCH_OBJECTS / n as u64).max(1);
+pub(crate) fn round_batch(
+    a: &dyn Alloc,
+    held: &mut KVec<NonNull<u8>>,
+    n: usize,
+    objects: u64,
+) -> Option<Cost> {
+    let reps = (objects / n as u64).max(1);
     let t0 = now();
     for _ in 0..reps {
         for _ in 0..n {
@@ -247,6 +252,8 @@ struct Job {
     allocs: [*const dyn Alloc; 2],
     n: usize,
     rounds: u32,
+    /// Operations (pairs or objects) per round.
+    ops: u64,
     /// Start barrier for `concurrent`: every CPU's job waits for all.
     barrier: Option<Arc<AtomicU32>>,
     parties: u32,
@@ -263,7 +270,18 @@ unsafe impl Send for Job {}
 unsafe impl Sync for Job {}
 
 impl Job {
-    fn new(workload: Workload, allocs: [&dyn Alloc; 2], n: usize, rounds: u32) -> Result<Self> {
+    fn new(
+        workload: Workload,
+        allocs: [&dyn Alloc; 2],
+        n: usize,
+        rounds: u32,
+        ops: Option<u32>,
+    ) -> Result<Self> {
+        let ops = match (ops, workload) {
+            (Some(o), _) => u64::from(o),
+            (None, Workload::Pair) => PAIR_OPS,
+            (None, _) => BATCH_OBJECTS,
+        };
         let mut results = [KVec::new(), KVec::new()];
         for r in results.iter_mut() {
             for _ in 0..2 * rounds {
@@ -275,6 +293,7 @@ impl Job {
             allocs: [erase(allocs[0]), erase(allocs[1])],
             n,
             rounds,
+            ops,
             barrier: None,
             parties: 1,
             results,
@@ -318,8 +337,8 @@ impl CpuWorkFn for Job {
                 // SAFETY: alive while the job runs (type invariant).
                 let a = unsafe { &*a };
                 let c = match self.workload {
-                    Workload::Pair => round_pair(a),
-                    _ => round_batch(a, &mut held, self.n.max(1)),
+                    Workload::Pair => round_pair(a, self.ops),
+                    _ => round_batch(a, &mut held, self.n.max(1), self.ops),
                 };
                 let Some(c) = c else {
                     self.failed.store(1, Relaxed);
@@ -606,6 +625,8 @@ pub(crate) struct Spec {
     pub(crate) size: usize,
     pub(crate) n: u32,
     pub(crate) rounds: u32,
+    /// Operations per round, if not the benchmark's own.
+    pub(crate) ops: Option<u32>,
 }
 
 /// What `bench` keeps between commands: result rows, and the footprint run's live objects.
@@ -627,6 +648,7 @@ pub(crate) fn run(meta: &Meta, flusher: &Flusher, spec: Spec, res: &mut Results)
         size,
         n,
         rounds,
+        ops,
     } = spec;
     let out = &mut res.rows;
     let name = Name::new("bench").map_err(|_| EINVAL)?;
@@ -662,7 +684,7 @@ pub(crate) fn run(meta: &Meta, flusher: &Flusher, spec: Spec, res: &mut Results)
                 };
                 let mut works = KVec::new();
                 for &cpu in on {
-                    let mut job = Job::new(workload, allocs, n as usize, rounds)?;
+                    let mut job = Job::new(workload, allocs, n as usize, rounds, ops)?;
                     if workload == Workload::Concurrent {
                         job.barrier = Some(barrier.clone());
                         job.parties = on.len() as u32;
@@ -723,7 +745,7 @@ pub(crate) fn run(meta: &Meta, flusher: &Flusher, spec: Spec, res: &mut Results)
                 let cpus = online_cpus()?;
                 let mut works = KVec::new();
                 for &cpu in cpus.iter() {
-                    let job = Job::new(Workload::Batch, [&*cache, &slub], n as usize, 1)?;
+                    let job = Job::new(Workload::Batch, [&*cache, &slub], n as usize, 1, ops)?;
                     works.push(job_on(cpu, job)?, GFP_KERNEL)?;
                 }
                 run_jobs(&works, wq)?;

@@ -109,6 +109,8 @@ pub(crate) enum Workload {
 pub(crate) const MAX_BENCH_N: u32 = 4096;
 /// Most rounds of a benchmark.
 pub(crate) const MAX_BENCH_ROUNDS: u32 = 1000;
+/// Most operations (objects) per round of a benchmark.
+pub(crate) const MAX_BENCH_OPS: u32 = 4096;
 
 /// A parsed control command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,7 +138,7 @@ pub(crate) enum Command {
     StressStart(Name, StressOpts),
     /// `stress stop <name>`
     StressStop(Name),
-    /// `bench <workload> <size> [n=<n>] [rounds=<n>]`
+    /// `bench <workload> <size> [n=<n>] [rounds=<n>] [ops=<n>]`
     Bench {
         /// What to measure.
         workload: Workload,
@@ -146,6 +148,10 @@ pub(crate) enum Command {
         n: u32,
         /// Measured rounds (after warm-up rounds).
         rounds: u32,
+        /// Operations (objects) per round of `pair`, `batch`, `concurrent` and `flushlat`:
+        /// `None` for the benchmark's own (2000 pairs, 4096 objects). A smoke test bounds its
+        /// work with a small value.
+        ops: Option<u32>,
     },
     /// `bench shrink`: shrink both allocators' footprint caches.
     BenchShrink,
@@ -277,12 +283,13 @@ pub(crate) fn parse(input: &[u8], page_size: usize) -> Result<Command, CmdError>
             if size < 1 || size > MAX_OBJECT_SIZE as u64 {
                 return Err(CmdError::BadSize);
             }
-            let (mut n, mut rounds) = (None, None);
+            let (mut n, mut rounds, mut ops) = (None, None, None);
             for w in words.by_ref() {
                 let (key, value) = w.split_once('=').ok_or(CmdError::BadOption)?;
                 let slot = match key {
                     "n" => (&mut n, u64::from(MAX_BENCH_N)),
                     "rounds" => (&mut rounds, u64::from(MAX_BENCH_ROUNDS)),
+                    "ops" => (&mut ops, u64::from(MAX_BENCH_OPS)),
                     _ => return Err(CmdError::BadOption),
                 };
                 if slot.0.is_some() {
@@ -295,6 +302,7 @@ pub(crate) fn parse(input: &[u8], page_size: usize) -> Result<Command, CmdError>
                 size: size as usize,
                 n: n.unwrap_or(16),
                 rounds: rounds.unwrap_or(15),
+                ops,
             }
         }
         _ => return Err(CmdError::UnknownCommand),

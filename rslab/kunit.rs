@@ -382,7 +382,7 @@ mod tests {
             left: AtomicU32::new(10),
         };
         let mut held = KVec::with_capacity(64, GFP_KERNEL)?;
-        assert!(bench::round_batch(&a, &mut held, 64).is_none());
+        assert!(bench::round_batch(&a, &mut held, 64, 4096).is_none());
         assert!(held.is_empty());
         assert_eq!(c.live(), 0);
         // A cross round whose allocating phase fails halfway.

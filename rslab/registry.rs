@@ -496,12 +496,14 @@ impl Registry {
                 size,
                 n,
                 rounds,
+                ops,
             } => {
                 let spec = bench::Spec {
                     workload,
                     size,
                     n,
                     rounds,
+                    ops,
                 };
                 bench::run(&self.meta, &self.flusher, spec, &mut self.bench.lock())
             }

@@ -20,11 +20,11 @@ ktap_print_header
 ktap_set_plan 13
 rslab_unload
 rslab_load
-check "bench pair" ctl bench pair 64 rounds=1
-check "bench batch" ctl bench batch 256 n=64 rounds=1
-check "bench concurrent" ctl bench concurrent 64 n=16 rounds=1
+check "bench pair" ctl bench pair 64 rounds=1 ops=64
+check "bench batch" ctl bench batch 256 n=64 rounds=1 ops=64
+check "bench concurrent" ctl bench concurrent 64 n=16 rounds=1 ops=64
 check "bench cross" ctl bench cross 1024 n=64 rounds=1
-check "bench flushlat" ctl bench flushlat 64 n=32 rounds=1
+check "bench flushlat" ctl bench flushlat 64 n=32 rounds=1 ops=64
 check "every workload has an rslab and a slub row with sane figures" bash -c "
 	for w in pair batch concurrent cross; do
 		[ \$(grep -c \"^\$w,.*,rslab,\" $B) = 1 ] && [ \$(grep -c \"^\$w,.*,slub,\" $B) = 1 ] || exit 1
@@ -54,7 +54,7 @@ hp=$!
 ok=1 runs=0
 for ((i = 0; i < $(iters 1); i++)); do
 	for w in "pair 64" "concurrent 64 n=16" "cross 256 n=32" "flushlat 64 n=16"; do
-		ctl bench $w rounds=1 || { ktap_print_msg "bench $w failed under CPU hotplug"; ok=0; }
+		ctl bench $w rounds=1 ops=64 || { ktap_print_msg "bench $w failed under CPU hotplug"; ok=0; }
 		runs=$((runs + 1))
 	done
 done

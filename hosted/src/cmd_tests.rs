@@ -67,7 +67,18 @@ fn accepts_every_command() {
             workload: Workload::Batch,
             size: 256,
             n: 4096,
-            rounds: 7
+            rounds: 7,
+            ops: None
+        })
+    );
+    assert_eq!(
+        p("bench concurrent 64 ops=32 n=8 rounds=1"),
+        Ok(Command::Bench {
+            workload: Workload::Concurrent,
+            size: 64,
+            n: 8,
+            rounds: 1,
+            ops: Some(32)
         })
     );
     assert_eq!(
@@ -76,7 +87,8 @@ fn accepts_every_command() {
             workload: Workload::Pair,
             size: 16,
             n: 16,
-            rounds: 15
+            rounds: 15,
+            ops: None
         })
     );
     assert_eq!(p("bench shrink"), Ok(Command::BenchShrink));
@@ -124,6 +136,9 @@ fn refuses_malformed_input() {
         ("bench batch 64 n=0", CmdError::BadNumber),
         ("bench batch 64 n=4097", CmdError::BadNumber),
         ("bench batch 64 rounds=1001", CmdError::BadNumber),
+        ("bench batch 64 ops=0", CmdError::BadNumber),
+        ("bench batch 64 ops=4097", CmdError::BadNumber),
+        ("bench pair 64 ops=8 ops=8", CmdError::BadOption),
         ("bench batch 64 n=1 n=2", CmdError::BadOption),
         ("bench batch 64 speed=9", CmdError::BadOption),
         ("bench shrink now", CmdError::TrailingInput),
