@@ -203,6 +203,14 @@ pub(crate) struct CpuSlot {
 // 0, no cached objects, and every counter 0 (atomics are plain integers in memory).
 unsafe impl Zeroable for CpuSlot {}
 
+/// Sets each slot's node (slot `i` is CPU `i`'s) from the nodes that have normal memory now.
+fn set_cpu_nodes(cpus: &[CpuSlot]) {
+    for (cpu, slot) in cpus.iter().enumerate() {
+        let node = topology::mem_node(topology::cpu_to_node(cpu as u32));
+        slot.node.store(node, Relaxed);
+    }
+}
+
 impl CpuSlot {
     /// The node this CPU allocates from.
     #[inline(always)]
@@ -364,10 +372,7 @@ impl Cache {
         }
         // Zeroed in place: a slot is 2.6 KiB, which must not be built on the stack and copied.
         let cpus = KVec::<CpuSlot>::zeroed(topology::nr_cpu_ids() as usize, GFP_KERNEL)?;
-        for (cpu, slot) in cpus.iter().enumerate() {
-            let node = topology::mem_node(topology::cpu_to_node(cpu as u32));
-            slot.node.store(node, Relaxed);
-        }
+        set_cpu_nodes(&cpus);
         let id = meta.next_id.fetch_add(1, Relaxed);
         let cache = Cache {
             name,
@@ -408,10 +413,7 @@ impl Cache {
     /// Recomputes the node every CPU allocates from, after memory hotplug changed which nodes
     /// have normal memory.
     pub(crate) fn update_cpu_nodes(&self) {
-        for (cpu, slot) in self.cpus.iter().enumerate() {
-            let want = topology::mem_node(topology::cpu_to_node(cpu as u32));
-            slot.node.store(want, Relaxed);
-        }
+        set_cpu_nodes(&self.cpus);
     }
 
     /// The node CPU `cpu` allocates from.
@@ -658,10 +660,12 @@ impl Cache {
     /// Takes up to the surplus of empty slabs beyond `keep` off node list `l` into `out`; in a
     /// debug cache they leave the debug index too, while `l`'s lock is held.
     fn take_surplus(&self, l: &mut NodeLists, keep: usize, out: &mut ObjArray<8>) {
+        // `out` may hold other nodes' slabs already (`release`): only the new ones leave here.
+        let before = out.len();
         l.take_surplus(keep, self.layout.objects, out);
-        if self.debug && !out.is_empty() {
+        if self.debug && out.len() > before {
             let mut index = self.debug_slabs.lock();
-            for &slab in out.as_slice() {
+            for &slab in &out.as_slice()[before..] {
                 if let Ok(i) = index.binary_search(&(slab as usize)) {
                     let _ = index.remove(i);
                 }

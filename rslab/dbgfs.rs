@@ -243,23 +243,41 @@ unsafe extern "C" fn write<T: Store>(
     }
 }
 
-/// Operations of a read-only file of `Self` (a trait for want of generic statics).
+/// Seq-file operations owned by rslab: `open`, and `read` or `write`.
+const fn seq_fops(
+    open: OpenFn,
+    readable: bool,
+    write: Option<WriteFn>,
+) -> bindings::file_operations {
+    bindings::file_operations {
+        owner: OWNER,
+        open: Some(open),
+        read: if readable {
+            Some(bindings::seq_read)
+        } else {
+            None
+        },
+        write,
+        llseek: Some(bindings::seq_lseek),
+        release: Some(bindings::single_release),
+        ..pin_init::zeroed()
+    }
+}
+
+type OpenFn = unsafe extern "C" fn(*mut bindings::inode, *mut bindings::file) -> c_int;
+type WriteFn =
+    unsafe extern "C" fn(*mut bindings::file, *const c_char, usize, *mut bindings::loff_t) -> isize;
+
+/// Operations of a read-only file of `Self`.
 pub(crate) trait ReadOps: Show + Sized {
     const OPS: Ops<Self>;
 }
 
 impl<T: Show> ReadOps for T {
-    // INVARIANT: `open` passes `i_private` to `single_open`, and `show` reads it as a `T`; the
-    // rest are the stock seq-file operations.
+    // INVARIANT: `open_read` passes `i_private` to `single_open`, and `show` reads it as a `T`;
+    // the rest are the stock seq-file operations.
     const OPS: Ops<T> = Ops {
-        fops: bindings::file_operations {
-            owner: OWNER,
-            open: Some(open_read::<T>),
-            read: Some(bindings::seq_read),
-            llseek: Some(bindings::seq_lseek),
-            release: Some(bindings::single_release),
-            ..pin_init::zeroed()
-        },
+        fops: seq_fops(open_read::<T>, true, None),
         mode: 0o400,
         _t: core::marker::PhantomData,
     };
@@ -271,16 +289,10 @@ pub(crate) trait WriteOps: Store + Sized {
 }
 
 impl<T: Store> WriteOps for T {
-    // INVARIANT: `open` makes a seq file with `private == i_private`; `write` reads it as a `T`.
+    // INVARIANT: `open_write` makes a seq file with `private == i_private`; `write` reads it as
+    // a `T`.
     const OPS: Ops<T> = Ops {
-        fops: bindings::file_operations {
-            owner: OWNER,
-            open: Some(open_write),
-            write: Some(write::<T>),
-            llseek: Some(bindings::seq_lseek),
-            release: Some(bindings::single_release),
-            ..pin_init::zeroed()
-        },
+        fops: seq_fops(open_write, false, Some(write::<T>)),
         mode: 0o200,
         _t: core::marker::PhantomData,
     };

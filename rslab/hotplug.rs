@@ -25,8 +25,10 @@
 //! holds the CPU hotplug lock, and the slab mutex is not held while flushing. Nothing per-node
 //! is ever freed: lockless readers may hold it (the use-after-free fixed by "mm, slub: stop
 //! freeing kmem_cache_node structures on node offline", Vlastimil Babka, 2021). Cancel events need no undo and are only counted. After memory
-//! comes or goes, every cache recomputes the node each CPU allocates from: a CPU of a node
-//! that just gained (or lost) normal memory must allocate there (or elsewhere) from now on.
+//! comes or goes (`MEM_ONLINE`, `MEM_OFFLINE`: they follow every node event, and a node can gain
+//! its first *normal* memory without one), every cache recomputes the node each CPU allocates
+//! from: a CPU of a node that just gained (or lost) normal memory must allocate there (or
+//! elsewhere) from now on.
 
 use crate::{
     cpuhp, notifier,
@@ -129,7 +131,6 @@ pub(crate) unsafe extern "C" fn node_event(
             }
             notifier::NODE_ADDED_FIRST_MEMORY => {
                 h.node_added_first.fetch_add(1, Relaxed);
-                r.update_cpu_nodes();
             }
             notifier::NODE_REMOVING_LAST_MEMORY => {
                 h.node_removing_last.fetch_add(1, Relaxed);
@@ -138,7 +139,6 @@ pub(crate) unsafe extern "C" fn node_event(
             notifier::NODE_REMOVED_LAST_MEMORY => {
                 // Nothing is freed: lockless readers may still hold the node's structures.
                 h.node_removed_last.fetch_add(1, Relaxed);
-                r.update_cpu_nodes();
             }
             notifier::NODE_CANCEL_ADDING_FIRST_MEMORY
             | notifier::NODE_CANCEL_REMOVING_LAST_MEMORY => {
@@ -170,7 +170,8 @@ pub(crate) unsafe extern "C" fn memory_event(
             }
             notifier::MEM_OFFLINE => {
                 h.mem_offline.fetch_add(1, Relaxed);
-                // The node may have lost its normal memory (a block onlined to ZONE_NORMAL).
+                // The node may have lost its normal memory. `offline_pages()` has updated the
+                // node states by now (and sent any node event before this one).
                 r.update_cpu_nodes();
             }
             notifier::MEM_GOING_ONLINE => {
@@ -178,6 +179,7 @@ pub(crate) unsafe extern "C" fn memory_event(
             }
             notifier::MEM_ONLINE => {
                 h.mem_online.fetch_add(1, Relaxed);
+                // The node may have gained normal memory: as above, states are set by now.
                 r.update_cpu_nodes();
             }
             notifier::MEM_CANCEL_ONLINE | notifier::MEM_CANCEL_OFFLINE => {
