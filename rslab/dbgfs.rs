@@ -8,7 +8,8 @@
 //! after calling `real_fops->release`. With no owner, an open file does not pin the module: after
 //! `rmmod`, closing it calls a `release` pointer read from the unloaded module's `.rodata`, and
 //! the kernel oopses in `full_proxy_release`. C users set `.owner = THIS_MODULE`, which makes
-//! `rmmod` fail with `EBUSY` while a file is open; this file does the same for rslab.
+//! `rmmod` fail while a file is open (`delete_module()` sees a non-zero module refcount:
+//! `EWOULDBLOCK` with `O_NONBLOCK`, as rmmod asks); this file does the same for rslab.
 //!
 //! The upstream fix belongs in `rust/kernel/debugfs/file_ops.rs`: build the operations with
 //! `owner: THIS_MODULE` of the calling module (as `miscdevice.rs` does with
