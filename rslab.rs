@@ -12,7 +12,6 @@
 //!
 //! Written once, here, and kept true by every path in the crate (as `mm/slub.c` does):
 //!
-//! 0. the bench mutex (`bench` commands only; they flush under it, so it comes before all)
 //! 1. `cpus_read_lock` (the CPU hotplug lock; held by the caller in cpuhp callbacks and in
 //!    memory/node notifiers) — [`cpuhp::CpusReadGuard`]
 //! 2. the flush mutex (serialises `flush_all`) — [`registry::Flusher`].
@@ -23,10 +22,10 @@
 //! 5. a debug cache's slab index (spinlock, interrupts disabled): inside a node lock when a
 //!    slab joins or leaves a node's lists, or alone to look a slab up
 //!
-//! Besides these: a cache's stress mutex is taken with at most `cpus_read_lock` held (or, in
-//! hotplug callbacks, after the slab mutex); the stress mailboxes are spinlocks taken last,
-//! with nothing nested inside. debugfs removals (a cache's directory) happen under the slab
-//! mutex; they wait for readers of that cache's `stats`, which take only node locks.
+//! Besides these: debugfs removals (a cache's directory) happen under the slab mutex; they wait
+//! for readers of that cache's `stats`, which take only node locks. The exported API
+//! (`include/rslab.h`, [`api`]) takes these locks in the same order: create and destroy as the
+//! control file's commands do, allocation and free only node and index locks.
 //!
 //! The per-CPU object arrays take no lock: they are touched only by their own CPU with
 //! interrupts off, or, while their CPU is offline, by a holder of the CPU hotplug lock.
@@ -34,8 +33,8 @@
 use core::fmt;
 use kernel::{page::PAGE_SIZE, prelude::*, uaccess::UserSliceReader};
 
-#[path = "rslab/bench.rs"]
-mod bench;
+#[path = "rslab/api.rs"]
+mod api;
 #[path = "rslab/cache.rs"]
 mod cache;
 #[path = "rslab/cmd.rs"]
@@ -56,8 +55,6 @@ mod info;
 mod irq;
 #[path = "rslab/kmem.rs"]
 mod kmem;
-#[path = "rslab/kthread.rs"]
-mod kthread;
 #[path = "rslab/kunit.rs"]
 mod kunit;
 #[path = "rslab/layout.rs"]
@@ -72,10 +69,10 @@ mod reaper;
 mod registry;
 #[path = "rslab/slab.rs"]
 mod slab;
-#[path = "rslab/stress.rs"]
-mod stress;
 #[path = "rslab/topology.rs"]
 mod topology;
+#[path = "rslab/words.rs"]
+mod words;
 
 module! {
     type: Rslab,
@@ -155,7 +152,7 @@ impl dbgfs::Store for Control {
 struct Hooks {
     _memory: Pin<KBox<notifier::Notifier>>,
     _node: Pin<KBox<notifier::Notifier>>,
-    /// Removal runs the offline callback on every online CPU: reapers and stress threads stop.
+    /// Removal runs the offline callback on every online CPU: the reapers stop.
     _online: cpuhp::CpuhpState,
     /// Removal does not run the dead callback (every CPU is alive).
     _prepare: cpuhp::CpuhpState,
@@ -201,11 +198,10 @@ impl Files {
     fn new(dir: &dbgfs::DbgDir, reg: &registry::Registry) -> Result<Self> {
         let r = || RegRef(core::ptr::from_ref(reg));
         let mut shows = KVec::new();
-        let table: [(&CStr, ShowFn); 4] = [
+        let table: [(&CStr, ShowFn); 3] = [
             (c"slabinfo", registry::Registry::slabinfo),
             (c"reaper", |r, f| r.reapers.show(f)),
             (c"hotplug", registry::Registry::show_hotplug),
-            (c"bench", registry::Registry::show_bench),
         ];
         for (name, show) in table {
             let file = dbgfs::DbgFile::read_only(name, dir, RegShow { reg: r(), show })?;
@@ -223,9 +219,9 @@ impl Files {
 /// The module instance: owns the registry, its hooks and the debugfs tree.
 ///
 /// Teardown (`drop`) goes in the reverse order of what depends on what: the files first
-/// (removal waits for a command in progress, and no new one can start), then the stress runs
-/// (while the CPU hotplug callbacks that manage their threads are still there), then the
-/// hooks, then every cache (flushed, leaks reported), then the directory.
+/// (removal waits for a command in progress, and no new one can start), then the hooks, then
+/// every cache (flushed, leaks reported), then the directory. No API call can be in progress:
+/// a module that calls the API depends on rslab, so rslab is unloaded only after it.
 #[pin_data(PinnedDrop)]
 struct Rslab {
     files: Option<Files>,
@@ -285,7 +281,6 @@ impl PinnedDrop for Rslab {
         // pinned.
         let this = unsafe { self.get_unchecked_mut() };
         drop(this.files.take());
-        this.registry.stop_stress();
         // Notifiers off, then every online CPU's offline callback (reapers stop), then the
         // dead-callback state (not invoked: every CPU is alive).
         drop(this.hooks.take());

@@ -24,13 +24,14 @@ use crate::{
     cmd::Name,
     cpuarray::ObjArray,
     kmem::{KmemBox, KmemCache, RawKmem},
-    layout::Layout,
+    layout::{Layout, SlotKind},
     pages::{self, Gfp},
     slab::{init_slab, slab_of, ListKind, SlabHeader, SlabList, HEADER_BYTES, SLAB_MAGIC},
     topology,
 };
 use core::{
     cell::UnsafeCell,
+    ffi::c_void,
     fmt,
     pin::Pin,
     ptr::{null_mut, NonNull},
@@ -60,9 +61,22 @@ const RED_RIGHT: u8 = 0xcc;
 const POISON_FREE: u8 = 0x6b;
 
 fn bump(counter: &AtomicU64) {
-    // Only one writer (the owning CPU): a load and a store, no locked instruction.
-    counter.store(counter.load(Relaxed) + 1, Relaxed);
+    bump_by(counter, 1);
 }
+
+fn bump_by(counter: &AtomicU64, n: u64) {
+    // Only one writer (the owning CPU): a load and a store, no locked instruction.
+    counter.store(counter.load(Relaxed) + n, Relaxed);
+}
+
+/// A constructor: run on every object of a slab when the slab is carved from new pages.
+///
+/// # Safety
+///
+/// Whoever creates a cache with a constructor guarantees that it may be called, from any
+/// context the cache allocates in, with any object of the cache, for as long as anything
+/// allocates from the cache (`rslab_cache_create()`'s contract).
+pub(crate) type Ctor = unsafe extern "C" fn(*mut c_void);
 
 /// The slab lists of one node, under the node's lock.
 struct NodeLists {
@@ -236,13 +250,6 @@ pub(crate) struct CacheStats {
     pub(crate) quarantined: AtomicU64,
     /// Objects drained from offline CPUs' arrays.
     pub(crate) offline_drained: AtomicU64,
-    /// Stress workers' counters (`stress start`).
-    pub(crate) stress_allocs: AtomicU64,
-    pub(crate) stress_frees: AtomicU64,
-    pub(crate) stress_handoffs: AtomicU64,
-    pub(crate) stress_alloc_failures: AtomicU64,
-    pub(crate) stress_pattern_errors: AtomicU64,
-    pub(crate) stress_iterations: AtomicU64,
 }
 
 /// The kernel kmem caches rslab's metadata comes from, and the source of cache ids.
@@ -328,6 +335,9 @@ pub(crate) struct Cache {
     pub(crate) id: u64,
     pub(crate) layout: Layout,
     pub(crate) debug: bool,
+    /// Run on every object of a new slab; objects then stay in their constructed state while
+    /// free (their link is outside them, and a debug cache does not poison them).
+    ctor: Option<Ctor>,
     /// Array capacity used (at most `ARRAY_CAP`; smaller for large objects).
     limit: usize,
     /// Objects moved per refill or flush.
@@ -355,9 +365,14 @@ impl Cache {
         size: usize,
         align: usize,
         debug: bool,
+        ctor: Option<Ctor>,
     ) -> Result<Pin<KmemBox<Cache>>> {
-        let layout =
-            Layout::new(size, align, debug, HEADER_BYTES, PAGE_SIZE).map_err(|_| EINVAL)?;
+        let kind = match (debug, ctor.is_some()) {
+            (true, _) => SlotKind::Debug,
+            (false, true) => SlotKind::LinkOutside,
+            (false, false) => SlotKind::Plain,
+        };
+        let layout = Layout::new(size, align, kind, HEADER_BYTES, PAGE_SIZE).map_err(|_| EINVAL)?;
         let limit = match layout.stride {
             0..=256 => ARRAY_CAP,
             257..=1024 => 128,
@@ -379,6 +394,7 @@ impl Cache {
             id,
             layout,
             debug,
+            ctor,
             limit,
             batch: limit / 2,
             nodes,
@@ -467,12 +483,12 @@ impl Cache {
                 while got < self.batch {
                     // SAFETY: `s` is this node's slab under its lock; its freelist is intact
                     // (cache invariant).
-                    let Some(obj) = (unsafe { s.pop() }) else {
+                    let Some(slot) = (unsafe { s.pop() }) else {
                         break;
                     };
-                    if let Err(obj) = cc.objs.push(obj) {
-                        // SAFETY: `obj` was just taken from this slab.
-                        unsafe { s.push(obj) };
+                    if cc.objs.push(slot.wrapping_add(self.layout.obj_offset)).is_err() {
+                        // SAFETY: `slot` was just taken from this slab.
+                        unsafe { s.push(slot) };
                         break;
                     }
                     got += 1;
@@ -528,6 +544,16 @@ impl Cache {
                 // SAFETY: the slab was just formatted and is not shared yet.
                 unsafe { self.debug_init_slab(slab) };
             }
+            if let Some(ctor) = self.ctor {
+                for i in 0..self.layout.objects {
+                    let obj = slab
+                        .cast::<u8>()
+                        .wrapping_add(self.layout.offset_of(i) + self.layout.obj_offset);
+                    // SAFETY: `obj` is an object of this new slab, which nobody else sees yet;
+                    // the cache's creator vouched for `ctor` (see `Ctor`).
+                    unsafe { ctor(obj.cast()) };
+                }
+            }
             let Some(node) = self.node(n) else {
                 // SAFETY: the slab is on no list and unknown to anyone.
                 unsafe { self.free_slab(slab) };
@@ -565,17 +591,32 @@ impl Cache {
             self.free_checked(obj.as_ptr());
             return;
         }
-        let slab = self.header_of(obj.as_ptr());
-        // SAFETY: `obj` is an object of this cache (contract), so its slab header is live.
-        let onode = unsafe { (*slab).node };
         let mut irq = IrqOff::new();
         let Some((slot, cc)) = self.this_cpu(&mut irq) else {
             return;
         };
+        // SAFETY: the caller's contract is `free_one`'s.
+        unsafe { self.free_one(slot, cc, obj.as_ptr()) };
         bump(&slot.stats.frees);
+        slot.cached
+            .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
+    }
+
+    /// Puts `obj` into this CPU's arrays (the remote buffer if its slab is on another node),
+    /// giving a batch back first if the array is full. Counts neither the free nor the hint.
+    ///
+    /// # Safety
+    ///
+    /// `obj` must be an allocated object of this non-debug cache, not freed since, and no
+    /// longer used by the caller.
+    #[inline(always)]
+    unsafe fn free_one(&self, slot: &CpuSlot, cc: &mut CpuCache, obj: *mut u8) {
+        let slab = self.header_of(obj);
+        // SAFETY: `obj` is an object of this cache (contract), so its slab header is live.
+        let onode = unsafe { (*slab).node };
         if onode != slot.node() {
             bump(&slot.stats.remote_frees);
-            if let Err(obj) = cc.remote.push(obj.as_ptr()) {
+            if let Err(obj) = cc.remote.push(obj) {
                 self.give_back(&mut cc.remote, REMOTE_CAP, Some(obj));
             }
         } else {
@@ -585,8 +626,92 @@ impl Cache {
                 bump(&slot.stats.flushes);
             }
             // There is room now (`limit <= ARRAY_CAP`, `batch >= 1`): the push cannot fail.
-            let _ = cc.objs.push(obj.as_ptr());
+            let _ = cc.objs.push(obj);
         }
+    }
+
+    /// Allocates `objs.len()` objects into `objs`, all or nothing (`kmem_cache_alloc_bulk()`):
+    /// on failure every object taken is freed again and the error returned.
+    ///
+    /// One interrupts-off section serves as many objects as this CPU's array holds, refilling it
+    /// in place; interrupts come back on only to take new pages.
+    pub(crate) fn alloc_bulk(&self, gfp: Gfp, objs: &mut [*mut u8]) -> Result {
+        let mut done = 0;
+        if self.debug {
+            while done < objs.len() {
+                match self.alloc_node(None, gfp) {
+                    Ok(p) => objs[done] = p.as_ptr(),
+                    Err(e) => {
+                        // SAFETY: the first `done` objects were just allocated here.
+                        unsafe { self.free_bulk(&objs[..done]) };
+                        return Err(e);
+                    }
+                }
+                done += 1;
+            }
+            return Ok(());
+        }
+        let mut from = None;
+        while done < objs.len() {
+            let mut irq = IrqOff::new();
+            let Some((slot, cc)) = self.this_cpu(&mut irq) else {
+                drop(irq);
+                // SAFETY: the first `done` objects were just allocated here.
+                unsafe { self.free_bulk(&objs[..done]) };
+                return Err(EINVAL);
+            };
+            let start = done;
+            while done < objs.len() {
+                let Some(obj) = cc.objs.pop() else { break };
+                objs[done] = obj;
+                done += 1;
+            }
+            bump_by(&slot.stats.allocs, (done - start) as u64);
+            slot.cached
+                .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
+            if done == objs.len() {
+                break;
+            }
+            let nid = from.take().unwrap_or(slot.node());
+            if self.refill(slot, cc, nid) == 0 {
+                drop(irq);
+                match self.grow(nid, gfp) {
+                    Ok(n) => from = Some(n),
+                    Err(e) => {
+                        // SAFETY: the first `done` objects were just allocated here.
+                        unsafe { self.free_bulk(&objs[..done]) };
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Frees every object of `objs`, from any nodes, in one interrupts-off section (a debug
+    /// cache checks each one instead). Null entries are skipped.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::free`], for every non-null entry of `objs`; no object may appear twice.
+    pub(crate) unsafe fn free_bulk(&self, objs: &[*mut u8]) {
+        if self.debug {
+            for &p in objs.iter().filter(|p| !p.is_null()) {
+                self.free_checked(p);
+            }
+            return;
+        }
+        let mut irq = IrqOff::new();
+        let Some((slot, cc)) = self.this_cpu(&mut irq) else {
+            return;
+        };
+        let mut n = 0;
+        for &p in objs.iter().filter(|p| !p.is_null()) {
+            // SAFETY: the caller's contract.
+            unsafe { self.free_one(slot, cc, p) };
+            n += 1;
+        }
+        bump_by(&slot.stats.frees, n);
         slot.cached
             .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
     }
@@ -641,9 +766,9 @@ impl Cache {
                     break;
                 }
                 // SAFETY: the object is allocated from `slab`, which is on this node's lists;
-                // we hold the node lock.
+                // we hold the node lock. Its slot starts `obj_offset` bytes before it.
                 unsafe {
-                    (*slab).push(objs[i]);
+                    (*slab).push(objs[i].wrapping_sub(self.layout.obj_offset));
                     l.place(slab, objects);
                 }
                 l.free_objects += 1;
@@ -770,7 +895,7 @@ impl Cache {
             unsafe { l.place(slab, objects) };
             l.free_objects -= 1;
             if !self.debug {
-                return Some(slot);
+                return Some(slot.wrapping_add(self.layout.obj_offset));
             }
             // SAFETY: `slot` is a slot of this debug cache, just taken off its freelist.
             match unsafe { self.debug_check_free_slot(slot) } {
@@ -809,7 +934,9 @@ impl Cache {
             unsafe {
                 let l = &self.layout;
                 core::ptr::write_bytes(slot.add(16), RED_LEFT, l.obj_offset - 16);
-                core::ptr::write_bytes(slot.add(l.obj_offset), POISON_FREE, l.object_size);
+                if self.ctor.is_none() {
+                    core::ptr::write_bytes(slot.add(l.obj_offset), POISON_FREE, l.object_size);
+                }
                 let tail = l.obj_offset + l.object_size;
                 core::ptr::write_bytes(slot.add(tail), RED_RIGHT, l.stride - tail);
                 self.debug_mark(slot, STATE_FREE);
@@ -864,6 +991,10 @@ impl Cache {
         }
         // SAFETY: the caller's contract.
         unsafe { self.debug_check_redzones(slot)? };
+        if self.ctor.is_some() {
+            // Constructed objects are not poisoned.
+            return Ok(());
+        }
         // SAFETY: the object lies inside the slot.
         let obj = unsafe {
             core::slice::from_raw_parts(slot.add(self.layout.obj_offset), self.layout.object_size)
@@ -931,7 +1062,9 @@ impl Cache {
         unsafe { self.debug_check_redzones(slot)? };
         // SAFETY: the object is allocated and given back; we hold the node lock.
         unsafe {
-            core::ptr::write_bytes(p, POISON_FREE, self.layout.object_size);
+            if self.ctor.is_none() {
+                core::ptr::write_bytes(p, POISON_FREE, self.layout.object_size);
+            }
             self.debug_mark(slot, STATE_FREE);
             (*slab).push(slot);
             l.place(slab, self.layout.objects);

@@ -173,7 +173,7 @@ pub(crate) struct Ops<T> {
 unsafe impl<T> Sync for Ops<T> {}
 
 /// The module whose reference an open file holds.
-const OWNER: *mut bindings::module = kernel::module::this_module::<crate::Rslab>().as_ptr();
+const OWNER: *mut bindings::module = kernel::module::this_module::<crate::LocalModule>().as_ptr();
 
 struct ShowAdapter<'a, T>(&'a T);
 

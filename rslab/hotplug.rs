@@ -12,8 +12,8 @@
 //!   *dead* drains the dead CPU's arrays of every cache back to the node lists, so nothing it
 //!   cached is stranded. It holds the CPU hotplug lock (asserted) and takes the slab mutex:
 //!   `cpus -> slab`, the crate's order.
-//! * `CPUHP_AP_ONLINE_DYN` (on the CPU itself): *online* starts its reaper and the stress
-//!   threads bound to it; *offline* stops them, synchronously, before the workqueue core
+//! * `CPUHP_AP_ONLINE_DYN` (on the CPU itself): *online* starts its reaper; *offline* stops
+//!   it, synchronously, before the workqueue core
 //!   unbinds that CPU's workers (its state is lower than ours, so it is torn down after us).
 //!
 //! Callbacks are idempotent and the teardowns never fail.
@@ -85,7 +85,6 @@ pub(crate) unsafe extern "C" fn cpu_online(cpu: u32) -> i32 {
     with_registry(|r| {
         r.hotplug.cpu_online.fetch_add(1, Relaxed);
         r.reapers.start(cpu, r.wq());
-        r.for_each_stress(|run| run.cpu_online(cpu));
     });
     0
 }
@@ -99,7 +98,6 @@ pub(crate) unsafe extern "C" fn cpu_offline(cpu: u32) -> i32 {
     with_registry(|r| {
         r.hotplug.cpu_offline.fetch_add(1, Relaxed);
         r.reapers.stop(cpu);
-        r.for_each_stress(|run| run.cpu_offline(cpu));
     });
     0
 }

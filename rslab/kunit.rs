@@ -7,7 +7,6 @@
 #[kernel::macros::kunit_tests(rslab_kunit)]
 mod tests {
     use crate::{
-        bench::{self, Alloc},
         cache::{Cache, Meta, VALIDATE_PIECE},
         cmd::Name,
         cpu_work::{CpuWork, CpuWorkFn},
@@ -60,7 +59,7 @@ mod tests {
             8usize, 16, 24, 64, 100, 256, 1000, 1024, 2048, 4096, 8192, 16384,
         ] {
             for &align in &[8usize, 64, 4096] {
-                let c = Cache::new(&meta, name("k")?, size, align, false)?;
+                let c = Cache::new(&meta, name("k")?, size, align, false, None)?;
                 let n = 3 * c.layout.objects + 5;
                 let v = alloc_many(&c, n)?;
                 for (i, p) in v.iter().enumerate() {
@@ -91,7 +90,7 @@ mod tests {
     #[test]
     fn alloc_node_places_objects_on_each_node() -> Result {
         let meta = meta()?;
-        let c = Cache::new(&meta, name("node")?, 128, 8, false)?;
+        let c = Cache::new(&meta, name("node")?, 128, 8, false, None)?;
         let mut tested = 0;
         for nid in 0..topology::nr_node_ids() {
             let p = c.alloc_node(Some(nid), Gfp::KERNEL)?;
@@ -120,7 +119,7 @@ mod tests {
     fn idle_cache_has_nothing_in_use_after_flush() -> Result {
         let meta = meta()?;
         let f = flusher()?;
-        let c = Cache::new(&meta, name("busy")?, 64, 8, false)?;
+        let c = Cache::new(&meta, name("busy")?, 64, 8, false, None)?;
         let v = alloc_many(&c, 1000)?;
         f.run(&c, CpuOp::Flush)?;
         assert_eq!(c.inuse(), 1000);
@@ -210,7 +209,7 @@ mod tests {
     fn flush_hint_counts_the_remote_buffer() -> Result {
         let meta = meta()?;
         let f = flusher()?;
-        let c = Cache::new(&meta, name("hint")?, 64, 8, false)?;
+        let c = Cache::new(&meta, name("hint")?, 64, 8, false, None)?;
         let cpu = topology::this_cpu();
         let Some(other) = other_node(c.cpu_node(cpu).ok_or(EINVAL)?) else {
             pr_info!("one node with memory: no remote frees to test\n");
@@ -269,7 +268,7 @@ mod tests {
     fn debug_double_free_of_a_slabs_last_object_on_two_cpus() -> Result {
         let meta = meta()?;
         let f = flusher()?;
-        let c = Cache::new(&meta, name("dbl2")?, 1024, 8, true)?;
+        let c = Cache::new(&meta, name("dbl2")?, 1024, 8, true, None)?;
         let cpus: KVec<u32> = {
             let mut v = KVec::new();
             for cpu in 0..topology::nr_cpu_ids() {
@@ -335,7 +334,7 @@ mod tests {
     fn validate_walks_many_slabs_in_pieces() -> Result {
         let meta = meta()?;
         let f = flusher()?;
-        let c = Cache::new(&meta, name("many")?, 512, 8, false)?;
+        let c = Cache::new(&meta, name("many")?, 512, 8, false, None)?;
         // Enough slabs for several pieces on one node.
         let n = c.layout.objects * (2 * VALIDATE_PIECE + 5);
         let v = alloc_many(&c, n)?;
@@ -344,64 +343,6 @@ mod tests {
         validate(&f, &c)?;
         f.run(&c, CpuOp::Flush)?;
         assert_eq!(c.inuse(), 0);
-        Ok(())
-    }
-
-    /// An allocator that fails from its `left`-th allocation on.
-    struct FailAfter<'a> {
-        cache: &'a Cache,
-        left: AtomicU32,
-    }
-
-    impl Alloc for FailAfter<'_> {
-        fn alloc(&self) -> Option<NonNull<u8>> {
-            let left = self.left.load(Relaxed);
-            if left == 0 {
-                return None;
-            }
-            self.left.store(left - 1, Relaxed);
-            self.cache.alloc(Gfp::KERNEL).ok()
-        }
-        unsafe fn free(&self, p: NonNull<u8>) {
-            // SAFETY: the caller's contract is `Cache::free`'s.
-            unsafe { self.cache.free(p) }
-        }
-        fn name(&self) -> &'static str {
-            "fail_after"
-        }
-    }
-
-    #[test]
-    fn bench_failures_leave_nothing_allocated() -> Result {
-        let meta = meta()?;
-        let f = flusher()?;
-        let c = Cache::new(&meta, name("bfail")?, 64, 8, false)?;
-        // A batch round whose 11th allocation fails.
-        let a = FailAfter {
-            cache: &c,
-            left: AtomicU32::new(10),
-        };
-        let mut held = KVec::with_capacity(64, GFP_KERNEL)?;
-        assert!(bench::round_batch(&a, &mut held, 64, 4096).is_none());
-        assert!(held.is_empty());
-        assert_eq!(c.live(), 0);
-        // A cross round whose allocating phase fails halfway.
-        let cpu = topology::this_cpu();
-        let other = (0..topology::nr_cpu_ids())
-            .find(|&x| x != cpu && topology::cpu_online(x))
-            .unwrap_or(cpu);
-        let a = FailAfter {
-            cache: &c,
-            left: AtomicU32::new(20),
-        };
-        let store = KBox::pin_init(
-            kernel::new_spinlock!(KVec::with_capacity(64, GFP_KERNEL)?, "rslab_kunit_store"),
-            GFP_KERNEL,
-        )?;
-        let _cpus = crate::cpuhp::CpusReadGuard::lock();
-        assert!(bench::cross_round(&a, 64, [cpu, other], &store, f.wq()).is_err());
-        assert!(store.lock().is_empty());
-        assert_eq!(c.live(), 0);
         Ok(())
     }
 
@@ -417,7 +358,7 @@ mod tests {
     fn debug_catches_double_free_and_keeps_working() -> Result {
         let meta = meta()?;
         let f = flusher()?;
-        let c = Cache::new(&meta, name("dbl")?, 48, 8, true)?;
+        let c = Cache::new(&meta, name("dbl")?, 48, 8, true, None)?;
         let p = c.alloc(Gfp::KERNEL)?;
         // SAFETY: debug cache: a double free is detected, not undefined.
         unsafe {
@@ -435,7 +376,7 @@ mod tests {
     fn debug_catches_red_zone_overwrite() -> Result {
         let meta = meta()?;
         let f = flusher()?;
-        let c = Cache::new(&meta, name("rz")?, 40, 8, true)?;
+        let c = Cache::new(&meta, name("rz")?, 40, 8, true, None)?;
         let p = c.alloc(Gfp::KERNEL)?;
         // SAFETY: one byte past the object is the right red zone, inside the slot.
         unsafe { p.as_ptr().add(40).write(0) };
@@ -457,7 +398,7 @@ mod tests {
     fn debug_catches_write_after_free() -> Result {
         let meta = meta()?;
         let f = flusher()?;
-        let c = Cache::new(&meta, name("uaf")?, 64, 8, true)?;
+        let c = Cache::new(&meta, name("uaf")?, 64, 8, true, None)?;
         let nid = topology::mem_node(topology::cpu_to_node(topology::this_cpu()));
         let p = c.alloc_node(Some(nid), Gfp::KERNEL)?;
         // SAFETY: debug cache.
@@ -479,8 +420,8 @@ mod tests {
     fn debug_refuses_foreign_pointers() -> Result {
         let meta = meta()?;
         let f = flusher()?;
-        let c = Cache::new(&meta, name("foreign")?, 64, 8, true)?;
-        let other = Cache::new(&meta, name("other")?, 64, 8, true)?;
+        let c = Cache::new(&meta, name("foreign")?, 64, 8, true, None)?;
+        let other = Cache::new(&meta, name("other")?, 64, 8, true, None)?;
         let p = c.alloc(Gfp::KERNEL)?;
         let o = other.alloc(Gfp::KERNEL)?;
         let k = KBox::new([0u8; 64], GFP_KERNEL)?;

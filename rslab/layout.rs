@@ -22,6 +22,11 @@
 //!
 //! so the link never overlaps the object, which is poisoned whole while free.
 //!
+//! A cache with a constructor keeps its objects in their constructed state while they are free,
+//! so the link cannot live in the object either: its slots are `| link (8) | object (size) |`,
+//! with the object at the first multiple of the alignment after the link (SLUB, likewise, moves
+//! its free pointer out of the object of a cache with a constructor).
+//!
 //! This file has no `kernel::` imports: it is also compiled on the host and tested there.
 
 /// Smallest object size a cache accepts.
@@ -33,6 +38,8 @@ pub(crate) const MAX_ORDER: u32 = 3;
 /// Objects a slab should hold at least, where the order allows it (SLUB's
 /// `4 * (fls(nr_cpus) + 1)` for the 4-CPU test guest: fewer, larger slabs per batch).
 pub(crate) const MIN_OBJECTS: usize = 16;
+/// Bytes of the freelist link.
+pub(crate) const LINK_BYTES: usize = 8;
 /// Debug slots: bytes before the object for the link, the state word and the left red zone.
 pub(crate) const DEBUG_LEAD: usize = 24;
 /// Debug slots: least bytes of right red zone after the object.
@@ -51,6 +58,17 @@ pub(crate) enum LayoutError {
     BadAlign,
 }
 
+/// What a slot holds besides the object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SlotKind {
+    /// The object alone; its first word is the freelist link while it is free.
+    Plain,
+    /// The link before the object: the object is never written by the allocator (constructor).
+    LinkOutside,
+    /// The link, the state word and red zones around the object (debugging).
+    Debug,
+}
+
 /// The geometry of every slab of one cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Layout {
@@ -60,7 +78,7 @@ pub(crate) struct Layout {
     pub(crate) align: usize,
     /// Distance between two slots.
     pub(crate) stride: usize,
-    /// Offset of the user's object inside its slot (0 unless debugging).
+    /// Offset of the user's object inside its slot (0 for [`SlotKind::Plain`]).
     pub(crate) obj_offset: usize,
     /// Offset of the first object from the slab's start.
     pub(crate) first_offset: usize,
@@ -82,12 +100,12 @@ const fn round_up(x: usize, align: usize) -> usize {
 
 impl Layout {
     /// Computes the geometry for objects of `size` bytes aligned to `align`, in slabs of pages of
-    /// `page_size` bytes whose header takes `header` bytes. With `debug`, each slot also holds
-    /// the state word and red zones (they do not count as waste).
+    /// `page_size` bytes whose header takes `header` bytes. Each slot also holds what `kind`
+    /// says (none of which counts as waste).
     pub(crate) fn new(
         size: usize,
         align: usize,
-        debug: bool,
+        kind: SlotKind,
         header: usize,
         page_size: usize,
     ) -> Result<Self, LayoutError> {
@@ -99,13 +117,18 @@ impl Layout {
         }
         // A free object holds the freelist link, so it is at least pointer-sized.
         let align = align.max(MIN_OBJECT_SIZE);
-        let (obj_offset, stride) = if debug {
-            let lead = round_up(DEBUG_LEAD, align);
-            (lead, round_up(lead + size + REDZONE, align))
-        } else {
-            (0, round_up(size.max(MIN_OBJECT_SIZE), align))
+        let (obj_offset, stride) = match kind {
+            SlotKind::Debug => {
+                let lead = round_up(DEBUG_LEAD, align);
+                (lead, round_up(lead + size + REDZONE, align))
+            }
+            SlotKind::LinkOutside => {
+                let lead = round_up(LINK_BYTES, align);
+                (lead, round_up(lead + size, align))
+            }
+            SlotKind::Plain => (0, round_up(size.max(MIN_OBJECT_SIZE), align)),
         };
-        let off_slab = !debug && size >= OFF_SLAB_MIN;
+        let off_slab = kind != SlotKind::Debug && size >= OFF_SLAB_MIN;
         let first_offset = if off_slab { 0 } else { round_up(header, align) };
 
         let fits = |order: u32| -> Option<(usize, usize)> {

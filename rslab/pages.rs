@@ -18,7 +18,20 @@ impl Gfp {
     pub(crate) const fn raw(self) -> u32 {
         self.0
     }
+
+    /// Flags a caller of the exported API passed: any `gfp_t` is accepted, as by the page
+    /// allocator, which is where they end up.
+    pub(crate) const fn from_raw(raw: u32) -> Self {
+        Self(raw)
+    }
+
+    /// Whether the object must be zeroed (`__GFP_ZERO`).
+    pub(crate) const fn zeroing(self) -> bool {
+        self.0 & GFP_ZERO != 0
+    }
 }
+
+const GFP_ZERO: u32 = 1 << bindings::___GFP_ZERO_BIT;
 
 const GFP_THISNODE: u32 = 1 << bindings::___GFP_THISNODE_BIT;
 const GFP_NOWARN: u32 = 1 << bindings::___GFP_NOWARN_BIT;
@@ -29,7 +42,8 @@ const GFP_NORETRY: u32 = 1 << bindings::___GFP_NORETRY_BIT;
 /// The block comes from one buddy allocation of that order, so it is aligned to its size.
 /// Higher orders are tried without retrying hard (the caller falls back), as SLUB does.
 pub(crate) fn alloc_slab(nid: u32, order: u32, gfp: Gfp) -> Option<NonNull<u8>> {
-    let mut raw = gfp.raw() | GFP_THISNODE | GFP_NOWARN;
+    // `__GFP_ZERO` asks for a zeroed object, which the caller does; not for zeroed slabs.
+    let mut raw = (gfp.raw() & !GFP_ZERO) | GFP_THISNODE | GFP_NOWARN;
     if order > 0 {
         raw |= GFP_NORETRY;
     }

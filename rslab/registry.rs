@@ -8,15 +8,13 @@
 //! mutex, then take the slab mutex for what needs the list.
 
 use crate::{
-    bench,
-    cache::{Cache, Census, Fault, Meta},
+    cache::{Cache, Census, Ctor, Fault, Meta},
     cmd::{Command, Name},
     cpu_work::{CpuWork, CpuWorkFn, Wq},
     cpuhp::{self, CpusReadGuard},
     dbgfs::{DbgDir, DbgFile, Show},
     kmem::KmemBox,
     reaper::Reapers,
-    stress::StressRun,
     topology,
 };
 use core::{
@@ -303,12 +301,20 @@ pub(crate) struct HotplugStats {
     pub(crate) shrunk_for_offline: AtomicU64,
 }
 
-/// A cache and its stress run. Shared (`Arc`) so that a command can use a cache after
-/// dropping the slab mutex: flushing must not happen under it.
+/// Who created a cache, and so who may destroy it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Owner {
+    /// A `create` command of the control file.
+    Control,
+    /// Another module, through the exported API: only it destroys the cache (it holds a
+    /// pointer to it that debugfs knows nothing of).
+    Api,
+}
+
+/// A cache on the list. Shared (`Arc`) so that a command can use a cache after dropping the
+/// slab mutex: flushing must not happen under it.
 pub(crate) struct Entry {
-    /// The stress run, if any (the stress mutex). First: dropping an entry stops its run
-    /// before anything else of it goes.
-    stress: Pin<KBox<Mutex<Option<StressRun>>>>,
+    pub(crate) owner: Owner,
     pub(crate) cache: Pin<KmemBox<Cache>>,
 }
 
@@ -353,11 +359,6 @@ pub(crate) struct Registry {
     pub(crate) flusher: Flusher,
     /// After `caches`: the caches' directories go before it.
     caches_dir: DbgDir,
-    /// Benchmark results and the footprint run's live objects (the bench mutex: taken with
-    /// nothing else held; benchmarks flush under it). Before `meta`: a footprint run holds a
-    /// cache whose descriptor comes from `meta`'s kmem caches, so it must go first.
-    #[pin]
-    bench: Mutex<bench::Results>,
     meta: Meta,
     pub(crate) reapers: Reapers,
     pub(crate) hotplug: HotplugStats,
@@ -377,7 +378,6 @@ impl Registry {
             meta: Meta::new(c"rslab_cache", c"rslab_node", c"rslab_slab")?,
             reapers: Reapers::new(reap_interval_ms)?,
             hotplug: HotplugStats::default(),
-            bench <- new_mutex!(bench::Results::default(), "rslab_bench_mutex"),
         }? Error)
     }
 
@@ -430,31 +430,6 @@ impl Registry {
         }
     }
 
-    /// Calls `f` on every cache's stress run, under the slab mutex and the run's stress mutex
-    /// (the CPU hotplug callbacks: lock order cpus -> slab -> stress).
-    pub(crate) fn for_each_stress(&self, mut f: impl FnMut(&mut StressRun)) {
-        let caches = self.lock_caches();
-        for l in caches.iter() {
-            let mut stress = l.entry.stress.lock();
-            if let Some(run) = &mut *stress {
-                f(run);
-            }
-        }
-    }
-
-    /// Stops every stress run (module unload, before the CPU hotplug callbacks that manage
-    /// their threads go away). Each run returns its objects as it stops.
-    pub(crate) fn stop_stress(&self) {
-        let Ok(caches) = self.snapshot() else {
-            // No memory for the list: the runs stop with their caches in `shutdown`.
-            return;
-        };
-        for e in caches.iter() {
-            let run = e.stress.lock().take();
-            drop(run);
-        }
-    }
-
     /// Runs one control command.
     pub(crate) fn execute(&self, cmd: Command) -> Result {
         match cmd {
@@ -463,12 +438,20 @@ impl Registry {
                 size,
                 align,
                 debug,
-            } => self.create(name, size, align, debug),
-            Command::Destroy(name) => self.destroy(&name),
-            Command::Shrink(name) => {
+            } => self
+                .create(name, size, align, debug, None, Owner::Control)
+                .map(|_| ()),
+            Command::Destroy(name) => {
                 let e = self.find(&name)?;
-                self.flusher.run(&e.cache, CpuOp::Flush)?;
-                let n = e.cache.shrink_nodes();
+                if e.owner != Owner::Control {
+                    // Another module holds a pointer to it: only that module may destroy it.
+                    pr_info!("destroy {:?}: created by another module\n", name);
+                    return Err(EPERM);
+                }
+                self.destroy(e)
+            }
+            Command::Shrink(name) => {
+                let n = self.shrink(&self.find(&name)?.cache)?;
                 pr_info!("shrink {:?}: {} empty slabs returned\n", name, n);
                 Ok(())
             }
@@ -477,50 +460,13 @@ impl Registry {
                 .run(&self.find(&name)?.cache, CpuOp::Flush)
                 .map(|_| ()),
             Command::Validate(name) => self.validate(&self.find(&name)?.cache),
-            Command::StressStart(name, opts) => {
-                let e = self.find(&name)?;
-                // The set of online CPUs must not change while threads are bound to them.
-                let _cpus = CpusReadGuard::lock();
-                let mut stress = e.stress.lock();
-                if stress.is_some() {
-                    return Err(EBUSY);
-                }
-                // SAFETY: the run is stored in the entry, which drops it before the cache.
-                let run = StressRun::start(unsafe { CacheRef::new(&e.cache) }, opts)?;
-                pr_info!("stress {:?}: {} threads started\n", name, run.threads());
-                *stress = Some(run);
-                Ok(())
-            }
-            Command::Bench {
-                workload,
-                size,
-                n,
-                rounds,
-                ops,
-            } => {
-                let spec = bench::Spec {
-                    workload,
-                    size,
-                    n,
-                    rounds,
-                    ops,
-                };
-                bench::run(&self.meta, &self.flusher, spec, &mut self.bench.lock())
-            }
-            Command::BenchShrink => match &self.bench.lock().footprint {
-                Some(fp) => fp.shrink(&self.flusher),
-                None => Err(ESRCH),
-            },
-            Command::BenchRelease => self.bench.lock().footprint.take().map(drop).ok_or(ESRCH),
-            Command::StressStop(name) => {
-                let e = self.find(&name)?;
-                let run = e.stress.lock().take().ok_or(ESRCH)?;
-                // Stops every thread and returns every object, outside the stress mutex.
-                drop(run);
-                pr_info!("stress {:?}: stopped\n", name);
-                Ok(())
-            }
         }
+    }
+
+    /// Drains every CPU's arrays of `cache`, then returns its empty slabs. Returns how many.
+    pub(crate) fn shrink(&self, cache: &Cache) -> Result<usize> {
+        self.flusher.run(cache, CpuOp::Flush)?;
+        Ok(cache.shrink_nodes())
     }
 
     /// The cache `name`, kept alive by the returned reference after the slab mutex is dropped.
@@ -533,15 +479,32 @@ impl Registry {
             .ok_or(ENOENT)
     }
 
-    fn create(&self, name: Name, size: usize, align: usize, debug: bool) -> Result {
+    /// The entry of `cache`, if it is on the list and `owner` created it.
+    pub(crate) fn find_cache(&self, cache: *const Cache, owner: Owner) -> Option<Arc<Entry>> {
+        let caches = self.lock_caches();
+        caches
+            .iter()
+            .find(|l| core::ptr::eq(&*l.entry.cache, cache) && l.entry.owner == owner)
+            .map(|l| l.entry.clone())
+    }
+
+    /// Creates a cache and puts it on the list, with its directory. Returns its entry.
+    pub(crate) fn create(
+        &self,
+        name: Name,
+        size: usize,
+        align: usize,
+        debug: bool,
+        ctor: Option<Ctor>,
+        owner: Owner,
+    ) -> Result<Arc<Entry>> {
         let mut caches = self.lock_caches();
         if caches.iter().any(|l| l.entry.cache.name == name) {
             return Err(EEXIST);
         }
         caches.reserve(1, GFP_KERNEL)?;
-        let cache = Cache::new(&self.meta, name, size, align, debug)?;
-        let stress = KBox::pin_init(new_mutex!(None, "rslab_stress_mutex"), GFP_KERNEL)?;
-        let entry = Arc::new(Entry { stress, cache }, GFP_KERNEL)?;
+        let cache = Cache::new(&self.meta, name, size, align, debug, ctor)?;
+        let entry = Arc::new(Entry { owner, cache }, GFP_KERNEL)?;
         // A name on the list always has its directory: creating it fails (EEXIST) only if a
         // directory of that name outlived its cache, which taking a cache off the list rules out.
         let dir = DbgDir::new(&cstring(&name)?, Some(&self.caches_dir))?;
@@ -551,21 +514,18 @@ impl Registry {
             Listed {
                 _stats: stats,
                 _dir: dir,
-                entry,
+                entry: entry.clone(),
             },
             GFP_KERNEL,
         )?;
-        Ok(())
+        Ok(entry)
     }
 
-    /// Destroys the cache `name` if no object of it is in use. Flushes first (CPU hotplug lock,
+    /// Destroys the cache of `e` if no object of it is in use. Flushes first (CPU hotplug lock,
     /// then the flush mutex), and only then takes the slab mutex: never the other way round.
-    fn destroy(&self, name: &Name) -> Result {
-        let e = self.find(name)?;
-        if e.stress.lock().is_some() {
-            pr_warn!("destroy {:?}: stress is running\n", name);
-            return Err(EBUSY);
-        }
+    /// A cache still in use stays on the list, intact: `EBUSY`.
+    pub(crate) fn destroy(&self, e: Arc<Entry>) -> Result {
+        let name = e.cache.name;
         {
             let _cpus = CpusReadGuard::lock();
             self.flusher.run_cpus_locked(&e.cache, CpuOp::Flush)?;
@@ -578,7 +538,7 @@ impl Registry {
         let inuse = e.cache.inuse();
         let quarantined = e.cache.stats.quarantined.load(Relaxed) as usize;
         if inuse > quarantined {
-            pr_warn!(
+            pr_info!(
                 "destroy {:?}: {} objects still allocated\n",
                 name,
                 inuse - quarantined
@@ -603,37 +563,6 @@ impl Registry {
         let r = validate(&self.flusher, cache);
         cache.unblock_reap();
         r
-    }
-
-    /// Writes `bench`: one CSV line per result, then the footprint run's rslab side.
-    pub(crate) fn show_bench(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let b = self.bench.lock();
-        writeln!(
-            f,
-            "workload,size,n,alloc,median_ns,min_ns,max_ns,median_cycles,rounds"
-        )?;
-        for r in b.rows.iter() {
-            r.write(f)?;
-        }
-        if let Some(fp) = &b.footprint {
-            let c = &fp.rslab;
-            let (mut slabs, mut inuse) = (0usize, 0usize);
-            for nid in 0..topology::nr_node_ids() {
-                if let Some((lists, [total, free])) = c.node_counts(nid) {
-                    slabs += lists.iter().sum::<usize>();
-                    inuse += total - free;
-                }
-            }
-            writeln!(
-                f,
-                "# footprint rslab size={} pages={} live_objects={} objects_out_of_slabs={}",
-                c.layout.object_size,
-                slabs << c.layout.order,
-                c.live(),
-                inuse
-            )?;
-        }
-        Ok(())
     }
 
     /// Writes `hotplug`: the hotplug events seen and what rslab did about them.
@@ -706,15 +635,19 @@ impl Registry {
     /// Destroys every cache at module unload, reporting any still in use (their objects are
     /// freed with them: nothing can use them once the module is gone).
     pub(crate) fn shutdown(&self) {
-        // A footprint run still held: its objects and caches go first.
-        drop(self.bench.lock().footprint.take());
         let mut n = 0usize;
         loop {
             let Some(Listed { entry: e, .. }) = self.lock_caches().pop() else {
                 break;
             };
             n += 1;
-            drop(e.stress.lock().take());
+            if e.owner == Owner::Api {
+                // Its module is gone (it depended on rslab), without destroying its cache.
+                pr_err!(
+                    "cache {:?}: created through the API and never destroyed\n",
+                    e.cache.name
+                );
+            }
             let _cpus = CpusReadGuard::lock();
             let _ = self.flusher.run_cpus_locked(&e.cache, CpuOp::Flush);
             let inuse = e.cache.inuse();
@@ -793,20 +726,6 @@ fn write_stats(c: &Cache, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result
     writeln!(f, "quarantined {}", s.quarantined.load(Relaxed))?;
     writeln!(f, "offline_drained {}", s.offline_drained.load(Relaxed))?;
     writeln!(f, "live {}", c.live())?;
-    writeln!(f, "stress_iterations {}", s.stress_iterations.load(Relaxed))?;
-    writeln!(f, "stress_allocs {}", s.stress_allocs.load(Relaxed))?;
-    writeln!(f, "stress_frees {}", s.stress_frees.load(Relaxed))?;
-    writeln!(f, "stress_handoffs {}", s.stress_handoffs.load(Relaxed))?;
-    writeln!(
-        f,
-        "stress_alloc_failures {}",
-        s.stress_alloc_failures.load(Relaxed)
-    )?;
-    writeln!(
-        f,
-        "stress_pattern_errors {}",
-        s.stress_pattern_errors.load(Relaxed)
-    )?;
     for nid in 0..topology::nr_node_ids() {
         if let Some(([p, fu, fr], [tot, free])) = c.node_counts(nid) {
             writeln!(f, "node{}_partial {}", nid, p)?;

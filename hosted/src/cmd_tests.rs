@@ -3,6 +3,7 @@
 //! Tests of the control-command parser, including random bytes.
 
 use crate::cmd::*;
+use crate::words::NAME_MAX;
 
 const PAGE: usize = 4096;
 
@@ -38,61 +39,6 @@ fn accepts_every_command() {
     assert_eq!(p("shrink foo"), Ok(Command::Shrink(name("foo"))));
     assert_eq!(p("flush foo"), Ok(Command::Flush(name("foo"))));
     assert_eq!(p("validate  foo "), Ok(Command::Validate(name("foo"))));
-    assert_eq!(
-        p("stress start foo threads_per_cpu=2 batch=16 remote=1"),
-        Ok(Command::StressStart(
-            name("foo"),
-            StressOpts {
-                threads_per_cpu: 2,
-                batch: 16,
-                remote: true
-            }
-        ))
-    );
-    assert_eq!(
-        p("stress start foo"),
-        Ok(Command::StressStart(
-            name("foo"),
-            StressOpts {
-                threads_per_cpu: 1,
-                batch: 64,
-                remote: false
-            }
-        ))
-    );
-    assert_eq!(p("stress stop foo"), Ok(Command::StressStop(name("foo"))));
-    assert_eq!(
-        p("bench batch 256 n=4096 rounds=7"),
-        Ok(Command::Bench {
-            workload: Workload::Batch,
-            size: 256,
-            n: 4096,
-            rounds: 7,
-            ops: None
-        })
-    );
-    assert_eq!(
-        p("bench concurrent 64 ops=32 n=8 rounds=1"),
-        Ok(Command::Bench {
-            workload: Workload::Concurrent,
-            size: 64,
-            n: 8,
-            rounds: 1,
-            ops: Some(32)
-        })
-    );
-    assert_eq!(
-        p("bench pair 16"),
-        Ok(Command::Bench {
-            workload: Workload::Pair,
-            size: 16,
-            n: 16,
-            rounds: 15,
-            ops: None
-        })
-    );
-    assert_eq!(p("bench shrink"), Ok(Command::BenchShrink));
-    assert_eq!(p("bench release\n"), Ok(Command::BenchRelease));
 }
 
 #[test]
@@ -123,25 +69,8 @@ fn refuses_malformed_input() {
             CmdError::BadName,
         ),
         ("destroy foo bar", CmdError::TrailingInput),
-        ("stress start foo remote=2", CmdError::BadNumber),
-        ("stress start foo threads_per_cpu=0", CmdError::BadNumber),
-        ("stress start foo batch=4097", CmdError::BadNumber),
-        ("stress start foo batch", CmdError::BadOption),
-        ("stress start foo batch=1 batch=2", CmdError::BadOption),
-        ("stress pause foo", CmdError::UnknownCommand),
-        ("bench", CmdError::MissingArgument),
-        ("bench pair", CmdError::MissingArgument),
-        ("bench sprint 64", CmdError::UnknownCommand),
-        ("bench pair 0", CmdError::BadSize),
-        ("bench batch 64 n=0", CmdError::BadNumber),
-        ("bench batch 64 n=4097", CmdError::BadNumber),
-        ("bench batch 64 rounds=1001", CmdError::BadNumber),
-        ("bench batch 64 ops=0", CmdError::BadNumber),
-        ("bench batch 64 ops=4097", CmdError::BadNumber),
-        ("bench pair 64 ops=8 ops=8", CmdError::BadOption),
-        ("bench batch 64 n=1 n=2", CmdError::BadOption),
-        ("bench batch 64 speed=9", CmdError::BadOption),
-        ("bench shrink now", CmdError::TrailingInput),
+        ("stress start foo", CmdError::UnknownCommand),
+        ("bench pair 64", CmdError::UnknownCommand),
     ];
     for (input, err) in cases {
         assert_eq!(p(input), Err(*err), "{input:?}");

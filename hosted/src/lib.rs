@@ -8,6 +8,9 @@
 #[path = "../../rslab/layout.rs"]
 pub mod layout;
 
+#[path = "../../rslab/words.rs"]
+pub mod words;
+
 #[path = "../../rslab/cmd.rs"]
 pub mod cmd;
 

@@ -2,7 +2,7 @@
 
 //! Tests of the slab freelist and lists, on slabs carved from host memory.
 
-use crate::layout::Layout;
+use crate::layout::{Layout, SlotKind};
 use crate::slab::*;
 use std::alloc::{alloc_zeroed, dealloc, Layout as AllocLayout};
 
@@ -29,7 +29,7 @@ impl Drop for HostSlab {
 }
 
 fn layout(size: usize, align: usize) -> Layout {
-    Layout::new(size, align, false, HEADER_BYTES, 4096).unwrap()
+    Layout::new(size, align, SlotKind::Plain, HEADER_BYTES, 4096).unwrap()
 }
 
 #[test]
