@@ -3,7 +3,9 @@
 //! `bench`: rslab against the kernel's own SLUB, in the same kernel, on the same CPU, with the
 //! same workload, interleaved round by round.
 //!
-//! SLUB's side is a kernel `kmem_cache` of the same size (alignment 8, `SLAB_NO_MERGE` so no
+//! Both are called the way any module calls them: rslab through its exported API
+//! (`rslab_alloc()` and friends, across the module boundary), SLUB through
+//! `kmem_cache_alloc()`; so the comparison is fair. SLUB's side is a kernel `kmem_cache` of the same size (alignment 8, `SLAB_NO_MERGE` so no
 //! other user shares it). Every measured round runs in a work item bound to one CPU (process
 //! context, preemption and interrupts enabled, for both allocators alike); rounds alternate
 //! rslab, SLUB, rslab, ... after warm-up rounds. Every object is written (a volatile store)
@@ -12,12 +14,10 @@
 //! its operations, kept in picoseconds / milli-cycles for precision.
 
 use crate::{
-    cache::{Cache, Meta},
-    cmd::{Name, Workload},
+    cmd::Workload,
     cpu_work::{CpuWork, CpuWorkFn, Wq},
     cpuhp::CpusReadGuard,
-    pages::Gfp,
-    registry::{CpuOp, Flusher},
+    rslab::{Args, Gfp, RawCache},
     topology,
 };
 use core::{
@@ -26,6 +26,11 @@ use core::{
     sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::*},
 };
 use kernel::{bindings, prelude::*, sync::Arc};
+
+/// rslab's cache for a benchmark (one at a time: the bench mutex).
+const BENCH_CACHE: &CStr = c"rslab_test_bench";
+/// rslab's cache of the footprint run, kept until `bench release`.
+pub(crate) const FOOTPRINT_CACHE: &CStr = c"rslab_test_fp";
 
 /// Rounds run before measuring (at most; never more than the measured rounds).
 const WARMUP: u32 = 3;
@@ -49,18 +54,52 @@ pub(crate) trait Alloc: Sync {
     /// `p` must come from `self.alloc()` and not be freed since.
     unsafe fn free(&self, p: NonNull<u8>);
     fn name(&self) -> &'static str;
+    /// Fills `objs` with new objects, all or none.
+    fn alloc_bulk(&self, objs: &mut [*mut u8]) -> bool {
+        for i in 0..objs.len() {
+            match self.alloc() {
+                Some(p) => objs[i] = p.as_ptr(),
+                None => {
+                    // SAFETY: the first `i` entries were just allocated.
+                    unsafe { self.free_bulk(&mut objs[..i]) };
+                    return false;
+                }
+            }
+        }
+        true
+    }
+    /// # Safety
+    ///
+    /// Every entry of `objs` must come from `self` and not be freed since.
+    unsafe fn free_bulk(&self, objs: &mut [*mut u8]) {
+        for &p in objs.iter() {
+            if let Some(p) = NonNull::new(p) {
+                // SAFETY: the caller's contract.
+                unsafe { self.free(p) };
+            }
+        }
+    }
 }
 
-impl Alloc for Cache {
+impl Alloc for RawCache {
+    #[inline]
     fn alloc(&self) -> Option<NonNull<u8>> {
-        Cache::alloc(self, Gfp::KERNEL).ok()
+        RawCache::alloc(self, Gfp::KERNEL)
     }
+    #[inline]
     unsafe fn free(&self, p: NonNull<u8>) {
-        // SAFETY: the caller's contract is `Cache::free`'s.
-        unsafe { Cache::free(self, p) }
+        // SAFETY: the caller's contract is `RawCache::free`'s.
+        unsafe { RawCache::free(self, p) }
     }
     fn name(&self) -> &'static str {
         "rslab"
+    }
+    fn alloc_bulk(&self, objs: &mut [*mut u8]) -> bool {
+        RawCache::alloc_bulk(self, Gfp::KERNEL, objs).is_ok()
+    }
+    unsafe fn free_bulk(&self, objs: &mut [*mut u8]) {
+        // SAFETY: the caller's contract is `RawCache::free_bulk`'s.
+        unsafe { RawCache::free_bulk(self, objs) }
     }
 }
 
@@ -125,6 +164,24 @@ impl Alloc for Slub {
     }
     fn name(&self) -> &'static str {
         "slub"
+    }
+    fn alloc_bulk(&self, objs: &mut [*mut u8]) -> bool {
+        // SAFETY: live cache; `objs` is valid for `objs.len()` writes.
+        let n = unsafe {
+            bindings::kmem_cache_alloc_bulk_noprof(
+                self.ptr.as_ptr(),
+                bindings::GFP_KERNEL,
+                objs.len(),
+                objs.as_mut_ptr().cast(),
+            )
+        };
+        n as usize == objs.len()
+    }
+    unsafe fn free_bulk(&self, objs: &mut [*mut u8]) {
+        // SAFETY: the objects came from this cache (caller's contract).
+        unsafe {
+            bindings::kmem_cache_free_bulk(self.ptr.as_ptr(), objs.len(), objs.as_mut_ptr().cast())
+        };
     }
 }
 
@@ -203,6 +260,27 @@ pub(crate) fn round_batch(
             }
         }
         free_held(a, held);
+    }
+    Some(cost(t0, now(), reps * n as u64))
+}
+
+/// One round of `bulk n`: one bulk allocation of `n` objects, then one bulk free, repeated up
+/// to `objects` objects. `buf` must hold `n` entries.
+pub(crate) fn round_bulk(a: &dyn Alloc, buf: &mut [*mut u8], objects: u64) -> Option<Cost> {
+    let n = buf.len().max(1);
+    let reps = (objects / n as u64).max(1);
+    let t0 = now();
+    for _ in 0..reps {
+        if !a.alloc_bulk(buf) {
+            return None;
+        }
+        for &p in buf.iter() {
+            if let Some(p) = NonNull::new(p) {
+                touch(p);
+            }
+        }
+        // SAFETY: every entry was just allocated by `a`, and is freed once.
+        unsafe { a.free_bulk(buf) };
     }
     Some(cost(t0, now(), reps * n as u64))
 }
@@ -327,7 +405,10 @@ impl CpuWorkFn for Job {
             }
         }
         let mut held = KVec::new();
-        if held.reserve(self.n.max(1), GFP_KERNEL).is_err() {
+        let mut buf = KVec::new();
+        if held.reserve(self.n.max(1), GFP_KERNEL).is_err()
+            || buf.extend_with(self.n.max(1), core::ptr::null_mut::<u8>(), GFP_KERNEL).is_err()
+        {
             self.failed.store(1, Relaxed);
             return;
         }
@@ -338,6 +419,7 @@ impl CpuWorkFn for Job {
                 let a = unsafe { &*a };
                 let c = match self.workload {
                     Workload::Pair => round_pair(a, self.ops),
+                    Workload::Bulk => round_bulk(a, &mut buf, self.ops),
                     _ => round_batch(a, &mut held, self.n.max(1), self.ops),
                 };
                 let Some(c) = c else {
@@ -391,6 +473,7 @@ fn workload_name(w: Workload) -> &'static str {
     match w {
         Workload::Pair => "pair",
         Workload::Batch => "batch",
+        Workload::Bulk => "bulk",
         Workload::Concurrent => "concurrent",
         Workload::Cross => "cross",
         Workload::FlushLatency => "flushlat",
@@ -550,22 +633,28 @@ pub(crate) fn cross_round(
 /// object it holds, in both allocators, before the allocators themselves go.
 pub(crate) struct Footprint {
     objs: [KVec<usize>; 2],
-    pub(crate) rslab: Pin<crate::kmem::KmemBox<Cache>>,
+    /// rslab's side: cache [`FOOTPRINT_CACHE`], whose pages rslab's `slabinfo` shows.
+    pub(crate) rslab: RawCache,
     pub(crate) slub: Slub,
+    pub(crate) size: usize,
 }
 
 impl Footprint {
     /// Shrinks both allocators (rslab: flush every CPU, then return empty slabs).
-    pub(crate) fn shrink(&self, flusher: &Flusher) -> Result {
-        flusher.run(&self.rslab, CpuOp::Flush)?;
-        self.rslab.shrink_nodes();
+    pub(crate) fn shrink(&self) -> Result {
+        self.rslab.shrink()?;
         self.slub.shrink();
         Ok(())
     }
 
+    /// Objects the run holds in rslab.
+    pub(crate) fn live(&self) -> usize {
+        self.objs[0].len()
+    }
+
     /// Allocates `count` objects in each allocator, then frees a random half of them.
     fn fill(&mut self, count: usize) -> Result {
-        let allocs: [&dyn Alloc; 2] = [&*self.rslab, &self.slub];
+        let allocs: [&dyn Alloc; 2] = [&self.rslab, &self.slub];
         fill(allocs, &mut self.objs, count)
     }
 }
@@ -605,7 +694,7 @@ pub(crate) fn fill(allocs: [&dyn Alloc; 2], objs: &mut [KVec<usize>; 2], count: 
 
 impl Drop for Footprint {
     fn drop(&mut self) {
-        let allocs: [&dyn Alloc; 2] = [&*self.rslab, &self.slub];
+        let allocs: [&dyn Alloc; 2] = [&self.rslab, &self.slub];
         for (v, a) in self.objs.iter_mut().zip(allocs) {
             free_addrs(a, v);
         }
@@ -642,7 +731,7 @@ pub(crate) struct Results {
 /// Jobs bound to CPUs run under the CPU hotplug lock (`cpus_read_lock`): a CPU going offline
 /// mid-round would move its job elsewhere, mixing two CPUs' clocks. The allocators are created
 /// and destroyed outside it (`kmem_cache_create`/`destroy` take it themselves).
-pub(crate) fn run(meta: &Meta, flusher: &Flusher, spec: Spec, res: &mut Results) -> Result {
+pub(crate) fn run(wq: &Wq, spec: Spec, res: &mut Results) -> Result {
     let Spec {
         workload,
         size,
@@ -651,10 +740,8 @@ pub(crate) fn run(meta: &Meta, flusher: &Flusher, spec: Spec, res: &mut Results)
         ops,
     } = spec;
     let out = &mut res.rows;
-    let name = Name::new("bench").map_err(|_| EINVAL)?;
-    let cache = Cache::new(meta, name, size, 8, false)?;
+    let args = Args { align: 8, flags: 0 };
     let wname = workload_name(workload);
-    let wq = flusher.wq();
     let push = |out: &mut KVec<Row>, alloc: &'static str, stat: Stat| {
         out.push(
             Row {
@@ -669,9 +756,10 @@ pub(crate) fn run(meta: &Meta, flusher: &Flusher, spec: Spec, res: &mut Results)
     };
     let warmup = WARMUP.min(rounds);
     match workload {
-        Workload::Pair | Workload::Batch | Workload::Concurrent => {
+        Workload::Pair | Workload::Batch | Workload::Bulk | Workload::Concurrent => {
+            let cache = RawCache::new(BENCH_CACHE, size, args)?;
             let slub = Slub::new(size)?;
-            let allocs: [&dyn Alloc; 2] = [&*cache, &slub];
+            let allocs: [&dyn Alloc; 2] = [&cache, &slub];
             let barrier = Arc::new(AtomicU32::new(0), GFP_KERNEL)?;
             let mut per = [KVec::<Cost>::new(), KVec::<Cost>::new()];
             {
@@ -705,8 +793,9 @@ pub(crate) fn run(meta: &Meta, flusher: &Flusher, spec: Spec, res: &mut Results)
             }
         }
         Workload::Cross => {
+            let cache = RawCache::new(BENCH_CACHE, size, args)?;
             let slub = Slub::new(size)?;
-            let allocs: [&dyn Alloc; 2] = [&*cache, &slub];
+            let allocs: [&dyn Alloc; 2] = [&cache, &slub];
             let mut v = KVec::new();
             v.reserve(n as usize, GFP_KERNEL)?;
             let store = KBox::pin_init(kernel::new_spinlock!(v, "rslab_bench_store"), GFP_KERNEL)?;
@@ -737,21 +826,25 @@ pub(crate) fn run(meta: &Meta, flusher: &Flusher, spec: Spec, res: &mut Results)
             }
         }
         Workload::FlushLatency => {
-            // Every CPU caches objects, then one flush_all is timed. rslab only.
+            // Every CPU caches objects, then one shrink (rslab's `flush_all` of every CPU's
+            // arrays, then empty slabs back) is timed. rslab only.
+            let cache = RawCache::new(BENCH_CACHE, size, args)?;
             let mut per = KVec::<Cost>::new();
             for round in 0..warmup + rounds {
                 let slub = Slub::new(size)?;
-                let _cpus = CpusReadGuard::lock();
-                let cpus = online_cpus()?;
-                let mut works = KVec::new();
-                for &cpu in cpus.iter() {
-                    let job = Job::new(Workload::Batch, [&*cache, &slub], n as usize, 1, ops)?;
-                    works.push(job_on(cpu, job)?, GFP_KERNEL)?;
+                {
+                    let _cpus = CpusReadGuard::lock();
+                    let cpus = online_cpus()?;
+                    let mut works = KVec::new();
+                    for &cpu in cpus.iter() {
+                        let job = Job::new(Workload::Batch, [&cache, &slub], n as usize, 1, ops)?;
+                        works.push(job_on(cpu, job)?, GFP_KERNEL)?;
+                    }
+                    run_jobs(&works, wq)?;
                 }
-                run_jobs(&works, wq)?;
-                drop(works);
+                // Without the CPU hotplug lock: shrinking takes it itself.
                 let t0 = now();
-                flusher.run_cpus_locked(&cache, CpuOp::Flush)?;
+                cache.shrink()?;
                 if round >= warmup {
                     per.push(cost(t0, now(), 1), GFP_KERNEL)?;
                 }
@@ -764,8 +857,9 @@ pub(crate) fn run(meta: &Meta, flusher: &Flusher, spec: Spec, res: &mut Results)
             }
             let mut fp = Footprint {
                 objs: [KVec::new(), KVec::new()],
-                rslab: cache,
+                rslab: RawCache::new(FOOTPRINT_CACHE, size, args)?,
                 slub: Slub::new(size)?,
+                size,
             };
             // About 2 MiB allocated, a random half freed: about 1 MiB live, scattered. On
             // failure, dropping `fp` frees what was allocated.

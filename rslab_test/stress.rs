@@ -1,20 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `stress start|stop`: kernel threads bound to each online CPU that allocate and free objects
-//! of one cache in random batches, fill every object with a pattern derived from its address and
-//! check it before it is freed. With `remote=1` a quarter of the objects is handed to a thread on
-//! another CPU (on another node where there is one) to free. These workers are what the hotplug
-//! stress tests run under.
+//! of one rslab cache, through rslab's exported API, in random batches; they fill every object
+//! with a pattern derived from its address and check it before it is freed. With `remote=1` a
+//! quarter of the objects is handed to a thread on another CPU (on another node where there is
+//! one) to free. These workers are what the hotplug stress tests run under.
+//!
+//! A run is a client doing CPU hotplug right: rslab_test's own CPU hotplug callbacks stop a
+//! CPU's threads before it goes offline and start them when it is back (see the crate root).
 
 use crate::{
-    cache::Cache,
     cmd::StressOpts,
     kthread::{self, CpuThread},
-    pages::Gfp,
-    registry::CacheRef,
+    rslab::{Gfp, RawCache},
     topology,
 };
-use core::{ptr::NonNull, sync::atomic::Ordering::Relaxed};
+use core::{
+    fmt,
+    ptr::NonNull,
+    sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed},
+};
 use kernel::{
     new_spinlock,
     prelude::*,
@@ -24,10 +29,40 @@ use kernel::{
 /// Objects a mailbox holds at most; a full mailbox makes the sender free the object itself.
 const MAILBOX_CAP: usize = 256;
 
-/// State shared by the threads of one run.
-struct Shared {
-    cache: CacheRef,
+/// What a run counts, shown in `stress/<name>`.
+#[derive(Default)]
+pub(crate) struct Counters {
+    iterations: AtomicU64,
+    allocs: AtomicU64,
+    frees: AtomicU64,
+    handoffs: AtomicU64,
+    alloc_failures: AtomicU64,
+    pattern_errors: AtomicU64,
+    threads: AtomicU32,
+}
+
+impl crate::dbgfs::Show for Arc<Counters> {
+    fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (k, v) in [
+            ("iterations", &self.iterations),
+            ("allocs", &self.allocs),
+            ("frees", &self.frees),
+            ("handoffs", &self.handoffs),
+            ("alloc_failures", &self.alloc_failures),
+            ("pattern_errors", &self.pattern_errors),
+        ] {
+            writeln!(f, "{} {}", k, v.load(Relaxed))?;
+        }
+        writeln!(f, "threads {}", self.threads.load(Relaxed))
+    }
+}
+
+/// State shared by the threads of one run. Dropping it destroys the cache: the last reference
+/// goes when every thread has stopped and every object is back.
+pub(crate) struct Shared {
+    cache: RawCache,
     opts: StressOpts,
+    counters: Arc<Counters>,
     /// One mailbox per thread: objects other threads handed over for it to free.
     mailboxes: KVec<Pin<KBox<SpinLock<KVec<usize>>>>>,
     /// The CPU of each thread.
@@ -45,13 +80,7 @@ struct Worker {
 /// A running stress run; dropping it stops the threads and returns every object.
 ///
 /// It has `threads_per_cpu` slots for every *possible* CPU; a slot has a thread while its CPU
-/// is online. The CPU hotplug callbacks stop a CPU's threads before it goes offline and start
-/// them again when it comes back, under the run's stress mutex.
-///
-/// # Invariants
-///
-/// The cache outlives the run: a run is stored in its cache's registry entry, which drops it
-/// before the cache.
+/// is online.
 pub(crate) struct StressRun {
     threads: KVec<Option<CpuThread<Worker>>>,
     shared: Arc<Shared>,
@@ -63,40 +92,59 @@ fn tag(p: NonNull<u8>) -> u8 {
 }
 
 impl Shared {
-    fn cache(&self) -> &Cache {
-        self.cache.get()
+    /// The state of a run on `cache` (which it owns from now on) with `opts`.
+    pub(crate) fn new(cache: RawCache, opts: StressOpts) -> Result<Arc<Self>> {
+        let mut cpus = KVec::new();
+        for cpu in 0..topology::nr_cpu_ids() {
+            for _ in 0..opts.threads_per_cpu {
+                cpus.push(cpu, GFP_KERNEL)?;
+            }
+        }
+        let mut mailboxes = KVec::with_capacity(cpus.len(), GFP_KERNEL)?;
+        for _ in 0..cpus.len() {
+            let mut v = KVec::new();
+            v.reserve(MAILBOX_CAP, GFP_KERNEL)?;
+            mailboxes.push(
+                KBox::pin_init(new_spinlock!(v, "rslab_stress_mailbox"), GFP_KERNEL)?,
+                GFP_KERNEL,
+            )?;
+        }
+        Ok(Arc::new(
+            Self {
+                cache,
+                opts,
+                counters: Arc::new(Counters::default(), GFP_KERNEL)?,
+                mailboxes,
+                cpus,
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    /// The run's counters.
+    pub(crate) fn counters(&self) -> &Arc<Counters> {
+        &self.counters
     }
 
     fn fill(&self, p: NonNull<u8>) {
-        // SAFETY: `p` is a fresh object of `object_size` bytes owned by this thread.
-        unsafe { core::ptr::write_bytes(p.as_ptr(), tag(p), self.cache().layout.object_size) };
+        // SAFETY: `p` is a fresh object of `size()` bytes owned by this thread.
+        unsafe { core::ptr::write_bytes(p.as_ptr(), tag(p), self.cache.size()) };
     }
 
     /// Checks the pattern and frees the object.
     fn check_and_free(&self, p: NonNull<u8>) {
-        let size = self.cache().layout.object_size;
+        let size = self.cache.size();
         // SAFETY: `p` is an object of `size` bytes this run allocated and still owns.
         let bytes = unsafe { core::slice::from_raw_parts(p.as_ptr(), size) };
         let t = tag(p);
         if let Some(i) = bytes.iter().position(|&b| b != t) {
-            if self
-                .cache()
-                .stats
-                .stress_pattern_errors
-                .fetch_add(1, Relaxed)
-                == 0
-            {
-                pr_err!(
-                    "stress {:?}: object {:p} corrupted at byte {}\n",
-                    self.cache().name,
-                    p.as_ptr(),
-                    i
-                );
+            if self.counters.pattern_errors.fetch_add(1, Relaxed) == 0 {
+                pr_err!("stress: object {:p} corrupted at byte {}\n", p.as_ptr(), i);
             }
         }
         // SAFETY: allocated from this cache by this run, freed exactly once here.
-        unsafe { self.cache().free(p) };
-        self.cache().stats.stress_frees.fetch_add(1, Relaxed);
+        unsafe { self.cache.free(p) };
+        self.counters.frees.fetch_add(1, Relaxed);
     }
 
     fn drain_mailbox(&self, index: usize) {
@@ -124,7 +172,7 @@ fn work(w: &Worker) {
     let batch = sh.opts.batch as usize;
     let mut held = KVec::<NonNull<u8>>::new();
     if held.reserve(batch, GFP_KERNEL).is_err() {
-        sh.cache().stats.stress_alloc_failures.fetch_add(1, Relaxed);
+        sh.counters.alloc_failures.fetch_add(1, Relaxed);
         return;
     }
     let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ ((w.index as u64 + 1) << 17);
@@ -136,15 +184,15 @@ fn work(w: &Worker) {
                 .checked_rem(batch)
                 .unwrap_or(0);
         for _ in 0..n {
-            match sh.cache().alloc(Gfp::KERNEL) {
-                Ok(p) => {
+            match sh.cache.alloc(Gfp::KERNEL) {
+                Some(p) => {
                     sh.fill(p);
                     // Capacity was reserved for `batch` objects.
                     let _ = held.push_within_capacity(p);
-                    sh.cache().stats.stress_allocs.fetch_add(1, Relaxed);
+                    sh.counters.allocs.fetch_add(1, Relaxed);
                 }
-                Err(_) => {
-                    sh.cache().stats.stress_alloc_failures.fetch_add(1, Relaxed);
+                None => {
+                    sh.counters.alloc_failures.fetch_add(1, Relaxed);
                     break;
                 }
             }
@@ -157,7 +205,7 @@ fn work(w: &Worker) {
                     if mb.len() < MAILBOX_CAP
                         && mb.push_within_capacity(p.as_ptr() as usize).is_ok()
                     {
-                        sh.cache().stats.stress_handoffs.fetch_add(1, Relaxed);
+                        sh.counters.handoffs.fetch_add(1, Relaxed);
                         continue;
                     }
                 }
@@ -165,7 +213,7 @@ fn work(w: &Worker) {
             sh.check_and_free(p);
         }
         iteration += 1;
-        sh.cache().stats.stress_iterations.fetch_add(1, Relaxed);
+        sh.counters.iterations.fetch_add(1, Relaxed);
         if iteration % 8 == 0 {
             kthread::sleep_ms(1);
         }
@@ -174,34 +222,12 @@ fn work(w: &Worker) {
 }
 
 impl StressRun {
-    /// Starts `opts.threads_per_cpu` threads on every online CPU for `cache`. The caller holds
-    /// the CPU hotplug lock, so the set of online CPUs is stable meanwhile.
-    pub(crate) fn start(cache: CacheRef, opts: StressOpts) -> Result<Self> {
-        let mut cpus = KVec::new();
-        for cpu in 0..topology::nr_cpu_ids() {
-            for _ in 0..opts.threads_per_cpu {
-                cpus.push(cpu, GFP_KERNEL)?;
-            }
-        }
-        let mut mailboxes = KVec::with_capacity(cpus.len(), GFP_KERNEL)?;
-        for _ in 0..cpus.len() {
-            let mut v = KVec::new();
-            v.reserve(MAILBOX_CAP, GFP_KERNEL)?;
-            mailboxes.push(
-                KBox::pin_init(new_spinlock!(v, "rslab_stress_mailbox"), GFP_KERNEL)?,
-                GFP_KERNEL,
-            )?;
-        }
-        let n = cpus.len();
-        let shared = Arc::new(
-            Shared {
-                cache,
-                opts,
-                mailboxes,
-                cpus,
-            },
-            GFP_KERNEL,
-        )?;
+    /// Starts `threads_per_cpu` threads on every online CPU for the run of `shared`. The
+    /// caller holds the CPU hotplug lock, so the set of online CPUs is stable meanwhile, and
+    /// keeps its own reference to `shared`: if this fails, the cache is destroyed only when
+    /// the caller drops it, outside that lock (destroying flushes under the lock itself).
+    pub(crate) fn start(shared: Arc<Shared>) -> Result<Self> {
+        let n = shared.cpus.len();
         let mut threads = KVec::with_capacity(n, GFP_KERNEL)?;
         for _ in 0..n {
             threads.push(None, GFP_KERNEL)?;
@@ -245,6 +271,7 @@ impl StressRun {
                 peer,
             };
             self.threads[index] = Some(CpuThread::spawn(cpu, w, work)?);
+            sh.counters.threads.fetch_add(1, Relaxed);
         }
         Ok(())
     }
@@ -252,20 +279,15 @@ impl StressRun {
     /// CPU `cpu` came online: start its threads.
     pub(crate) fn cpu_online(&mut self, cpu: u32) {
         if let Err(e) = self.spawn_cpu(cpu) {
-            pr_warn!(
-                "stress {:?}: no threads on CPU {}: {:?}\n",
-                self.shared.cache().name,
-                cpu,
-                e
-            );
+            pr_warn!("stress: no threads on CPU {}: {:?}\n", cpu, e);
         }
     }
 
     /// CPU `cpu` is going offline: stop its threads (each frees what it holds).
     pub(crate) fn cpu_offline(&mut self, cpu: u32) {
         for (index, t) in self.threads.iter_mut().enumerate() {
-            if self.shared.cpus.get(index) == Some(&cpu) {
-                *t = None;
+            if self.shared.cpus.get(index) == Some(&cpu) && t.take().is_some() {
+                self.shared.counters.threads.fetch_sub(1, Relaxed);
             }
         }
     }
@@ -281,6 +303,7 @@ impl Drop for StressRun {
         // Stop every thread first (each frees what it holds), then free what is left in
         // mailboxes.
         self.threads.clear();
+        self.shared.counters.threads.store(0, Relaxed);
         for i in 0..self.shared.mailboxes.len() {
             self.shared.drain_mailbox(i);
         }

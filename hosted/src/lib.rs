@@ -14,6 +14,9 @@ pub mod words;
 #[path = "../../rslab/cmd.rs"]
 pub mod cmd;
 
+#[path = "../../rslab_test/cmd.rs"]
+pub mod test_cmd;
+
 #[path = "../../rslab/slab.rs"]
 pub mod slab;
 
@@ -28,3 +31,5 @@ mod cpuarray_tests;
 mod layout_tests;
 #[cfg(test)]
 mod slab_tests;
+#[cfg(test)]
+mod test_cmd_tests;

@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! KUnit suite `rslab_api`: every function of rslab's exported interface and the semantics
+//! `include/rslab.h` promises, called as a client module calls them. It runs when the module is
+//! loaded (rslab is loaded first: this module depends on it).
+
+#[kernel::macros::kunit_tests(rslab_api)]
+mod tests {
+    use crate::{
+        bench::{self, Alloc},
+        cpu_work::Wq,
+        cpuhp::CpusReadGuard,
+        rslab::{ffi, Args, Cache, Ctor, Gfp, RawCache, RSLAB_DEBUG},
+        topology,
+    };
+    use core::{
+        ffi::c_void,
+        ptr::{null, null_mut, NonNull},
+        sync::atomic::{AtomicU32, AtomicUsize, Ordering::*},
+    };
+    use kernel::{
+        bindings,
+        error::from_err_ptr,
+        impl_has_hr_timer,
+        prelude::*,
+        sync::{completion::Completion, Arc, ArcBorrow},
+        time::{
+            hrtimer::{
+                HrTimer, HrTimerCallback, HrTimerCallbackContext, HrTimerPointer,
+                HrTimerRestart, RelativeHardMode, RelativeSoftMode,
+            },
+            Delta, Monotonic,
+        },
+    };
+
+    fn plain() -> Args {
+        Args::default()
+    }
+
+    fn debug() -> Args {
+        Args {
+            align: 0,
+            flags: RSLAB_DEBUG,
+        }
+    }
+
+    /// Destroys `c`, which must have no object allocated.
+    fn destroy(c: RawCache) -> Result {
+        c.destroy().map_err(|(_, e)| e)
+    }
+
+    /// The NUMA node of the page `p` lives in, as the page allocator sees it.
+    fn nid_of(p: NonNull<u8>) -> i32 {
+        // SAFETY: `p` is a live object in the direct map; the lookups only read page tables
+        // and the memory map of online memory (the object keeps its page online).
+        unsafe {
+            let phys = bindings::slow_virt_to_phys(p.as_ptr().cast());
+            let page = bindings::pfn_to_online_page((phys >> bindings::PAGE_SHIFT) as _);
+            if page.is_null() {
+                return -1;
+            }
+            bindings::page_to_nid(page)
+        }
+    }
+
+    #[test]
+    fn create_refuses_bad_arguments() -> Result {
+        let bad: [(&CStr, usize, Args); 9] = [
+            (c"api_bad", 0, plain()),
+            (c"api_bad", 16385, plain()),
+            (c"api_bad", 64, Args { align: 3, flags: 0 }),
+            (c"api_bad", 64, Args { align: 8192, flags: 0 }),
+            (c"api_bad", 64, Args { align: 0, flags: 2 }),
+            (c"a b", 64, plain()),
+            (c"", 64, plain()),
+            (c"api/bad", 64, plain()),
+            (c"a12345678901234567890123456789012", 64, plain()),
+        ];
+        for (name, size, args) in bad {
+            assert!(matches!(RawCache::new(name, size, args), Err(e) if e == EINVAL));
+        }
+        let c = RawCache::new(c"api_dup", 64, plain())?;
+        // Names are unique: another size, another flag, make no difference.
+        assert!(matches!(RawCache::new(c"api_dup", 32, debug()), Err(e) if e == EEXIST));
+        destroy(c)?;
+        // Free again once destroyed.
+        destroy(RawCache::new(c"api_dup", 32, debug())?)?;
+        // NULL arguments: the defaults.
+        // SAFETY: a valid name; NULL `args` is allowed.
+        let p = from_err_ptr(unsafe {
+            ffi::rslab_cache_create(c"api_null_args".as_char_ptr(), 24, null())
+        })?;
+        // SAFETY: `p` was just created, nothing is allocated from it.
+        assert_eq!(unsafe { ffi::rslab_cache_destroy(p) }, 0);
+        // SAFETY: a pointer that is no cache is only looked up, never used.
+        let not_a_cache = unsafe { ffi::rslab_cache_destroy(p) };
+        assert_eq!(not_a_cache, EINVAL.to_errno());
+        Ok(())
+    }
+
+    #[test]
+    fn alloc_free_zero_and_null() -> Result {
+        for args in [plain(), debug()] {
+            let c = RawCache::new(c"api_basic", 100, args)?;
+            let p = c.alloc(Gfp::KERNEL).ok_or(ENOMEM)?;
+            // SAFETY: a fresh object of 100 bytes.
+            unsafe { core::ptr::write_bytes(p.as_ptr(), 0xa5, 100) };
+            // SAFETY: allocated above, freed once.
+            unsafe { c.free(p) };
+            // `__GFP_ZERO`: the object comes zeroed, even one just dirtied and freed.
+            let z = c.alloc(Gfp::KERNEL | Gfp::ZERO).ok_or(ENOMEM)?;
+            // SAFETY: a fresh object of 100 bytes.
+            let bytes = unsafe { core::slice::from_raw_parts(z.as_ptr(), 100) };
+            assert!(bytes.iter().all(|&b| b == 0));
+            // SAFETY: allocated above, freed once.
+            unsafe { c.free(z) };
+            // Freeing NULL does nothing.
+            // SAFETY: a live cache; NULL is allowed.
+            unsafe { ffi::rslab_free(c.as_ptr(), null_mut()) };
+            destroy(c)?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn destroy_while_busy_keeps_the_cache_usable() -> Result {
+        for args in [plain(), debug()] {
+            let c = RawCache::new(c"api_busy", 64, args)?;
+            let p = c.alloc(Gfp::KERNEL).ok_or(ENOMEM)?;
+            let c = match c.destroy() {
+                Ok(()) => return Err(EINVAL),
+                Err((c, e)) => {
+                    assert!(e == EBUSY);
+                    c
+                }
+            };
+            // Still intact and usable: its object is still ours, and new ones come.
+            // SAFETY: a live object of 64 bytes.
+            unsafe { core::ptr::write_bytes(p.as_ptr(), 1, 64) };
+            let q = c.alloc(Gfp::KERNEL).ok_or(ENOMEM)?;
+            // SAFETY: both allocated above, each freed once.
+            unsafe {
+                c.free(q);
+                c.free(p);
+            }
+            c.shrink()?;
+            destroy(c)?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn alloc_node_honours_the_node() -> Result {
+        let c = RawCache::new(c"api_node", 256, plain())?;
+        for nid in 0..topology::nr_node_ids() {
+            if !topology::node_has_normal_memory(nid) {
+                continue;
+            }
+            for _ in 0..100 {
+                let p = c.alloc_node(Gfp::KERNEL, Some(nid)).ok_or(ENOMEM)?;
+                assert_eq!(nid_of(p), nid as i32);
+                // SAFETY: allocated above, freed once.
+                unsafe { c.free(p) };
+            }
+        }
+        // `NUMA_NO_NODE`: any node.
+        let p = c.alloc_node(Gfp::KERNEL, None).ok_or(ENOMEM)?;
+        // SAFETY: allocated above, freed once.
+        unsafe { c.free(p) };
+        // Not a possible node: NULL, nothing allocated.
+        assert!(c.alloc_node(Gfp::KERNEL, Some(topology::nr_node_ids())).is_none());
+        // SAFETY: a live cache; -2 is no node.
+        assert!(unsafe { ffi::rslab_alloc_node(c.as_ptr(), Gfp::KERNEL.as_raw(), -2) }.is_null());
+        destroy(c)
+    }
+
+    #[test]
+    fn bulk_is_all_or_nothing_and_frees_any_node() -> Result {
+        for args in [plain(), debug()] {
+            let c = RawCache::new(c"api_bulk", 48, args)?;
+            let mut objs = KVec::new();
+            objs.extend_with(1000, null_mut::<u8>(), GFP_KERNEL)?;
+            c.alloc_bulk(Gfp::KERNEL, &mut objs)?;
+            for &p in objs.iter() {
+                let p = NonNull::new(p).ok_or(EINVAL)?;
+                // SAFETY: each a fresh object of 48 bytes.
+                unsafe { core::ptr::write_bytes(p.as_ptr(), 0x3c, 48) };
+            }
+            // Objects of every node with memory, and NULL entries, in one bulk free.
+            let mut i = 0;
+            for nid in 0..topology::nr_node_ids() {
+                if topology::node_has_normal_memory(nid) && i < objs.len() {
+                    // SAFETY: `objs[i]` is ours; replaced by an object of node `nid`.
+                    unsafe { c.free(NonNull::new(objs[i]).ok_or(EINVAL)?) };
+                    objs[i] = c
+                        .alloc_node(Gfp::KERNEL, Some(nid))
+                        .ok_or(ENOMEM)?
+                        .as_ptr();
+                    i += 1;
+                }
+            }
+            objs.push(null_mut(), GFP_KERNEL)?;
+            // SAFETY: every non-null entry is an object of `c`, each once.
+            unsafe { c.free_bulk(&mut objs) };
+            // A count that does not fit the return value: refused before `objs` is read.
+            // SAFETY: a live cache; the count is refused before the array is touched.
+            let n = unsafe {
+                ffi::rslab_alloc_bulk(
+                    c.as_ptr(),
+                    Gfp::KERNEL.as_raw(),
+                    i32::MAX as usize + 1,
+                    objs.as_mut_ptr().cast(),
+                )
+            };
+            assert_eq!(n, 0);
+            // Nothing is left allocated: the cache can go.
+            destroy(c)?;
+        }
+        Ok(())
+    }
+
+    const CTOR_SIZE: usize = 40;
+    const CTOR_BYTE: u8 = 0xc7;
+    static CONSTRUCTED: AtomicUsize = AtomicUsize::new(0);
+
+    /// A constructor: fills the object with [`CTOR_BYTE`] and counts.
+    ///
+    /// # Safety
+    ///
+    /// `obj` must be an object of [`CTOR_SIZE`] bytes owned by the caller.
+    unsafe extern "C" fn ctor(obj: *mut c_void) {
+        // SAFETY: the caller's contract.
+        unsafe { core::ptr::write_bytes(obj.cast::<u8>(), CTOR_BYTE, CTOR_SIZE) };
+        CONSTRUCTED.fetch_add(1, Relaxed);
+    }
+
+    #[test]
+    fn constructor_runs_on_new_slabs_and_objects_stay_constructed() -> Result {
+        for args in [plain(), debug()] {
+            CONSTRUCTED.store(0, Relaxed);
+            // SAFETY: `ctor` writes only its object and lives as long as this module, which
+            // destroys the cache before it goes.
+            let c = unsafe {
+                RawCache::with_ctor(c"api_ctor", CTOR_SIZE, args, Some(ctor as Ctor))
+            }?;
+            let mut objs = KVec::new();
+            for _round in 0..2 {
+                for _ in 0..300 {
+                    let p = c.alloc(Gfp::KERNEL).ok_or(ENOMEM)?;
+                    // SAFETY: a live object of `CTOR_SIZE` bytes.
+                    let bytes = unsafe { core::slice::from_raw_parts(p.as_ptr(), CTOR_SIZE) };
+                    // Constructed on the first round; still so when it comes back (the
+                    // freelist link is not in the object, a debug cache does not poison it).
+                    assert!(bytes.iter().all(|&b| b == CTOR_BYTE));
+                    objs.push(p, GFP_KERNEL)?;
+                }
+                while let Some(p) = objs.pop() {
+                    // SAFETY: allocated above, handed back in its constructed state, once.
+                    unsafe { c.free(p) };
+                }
+            }
+            // Run once per object of every slab carved, and never again on reuse.
+            let n = CONSTRUCTED.load(Relaxed);
+            assert!(n >= 300);
+            c.shrink()?;
+            destroy(c)?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn typed_objects_free_themselves() -> Result {
+        #[derive(Clone, Copy, PartialEq, Eq)]
+        struct Thing {
+            a: u64,
+            b: [u32; 5],
+        }
+        let cache = Cache::<Thing>::new(c"api_typed", true)?;
+        let mut objs = KVec::new();
+        for i in 0..100u64 {
+            let o = cache.alloc(Thing { a: i, b: [i as u32; 5] }, Gfp::KERNEL)?;
+            objs.push(o, GFP_KERNEL)?;
+        }
+        for (i, o) in objs.iter_mut().enumerate() {
+            assert!(o.a == i as u64 && o.b == [i as u32; 5]);
+            o.a += 1;
+        }
+        drop(objs);
+        // Every object went back: shrinking and destroying (on drop) find nothing in use.
+        cache.raw().shrink()?;
+        Ok(())
+    }
+
+    /// Allocations from interrupt context: one timer fires `left` times, allocating and
+    /// freeing with `Gfp::ATOMIC` each time (single and bulk), then wakes the test.
+    macro_rules! irq_alloc_test {
+        ($name:ident, $mode:ty) => {
+            #[pin_data]
+            struct $name {
+                #[pin]
+                timer: HrTimer<Self>,
+                #[pin]
+                done: Completion,
+                cache: RawCache,
+                left: AtomicU32,
+                ok: AtomicU32,
+            }
+
+            impl HrTimerCallback for $name {
+                type Pointer<'a> = Arc<Self>;
+
+                fn run(
+                    this: ArcBorrow<'_, Self>,
+                    mut ctx: HrTimerCallbackContext<'_, Self>,
+                ) -> HrTimerRestart {
+                    let mut objs = [null_mut::<u8>(); 8];
+                    if let Some(p) = this.cache.alloc(Gfp::ATOMIC) {
+                        // SAFETY: allocated just now, freed once.
+                        unsafe { this.cache.free(p) };
+                        if this.cache.alloc_bulk(Gfp::NOWAIT, &mut objs).is_ok() {
+                            // SAFETY: allocated just now, each freed once.
+                            unsafe { this.cache.free_bulk(&mut objs) };
+                            this.ok.fetch_add(1, Relaxed);
+                        }
+                    }
+                    if this.left.fetch_sub(1, Relaxed) > 1 {
+                        ctx.forward_now(Delta::from_micros(50));
+                        HrTimerRestart::Restart
+                    } else {
+                        this.done.complete_all();
+                        HrTimerRestart::NoRestart
+                    }
+                }
+            }
+
+            impl_has_hr_timer! {
+                impl HasHrTimer<Self> for $name {
+                    mode: $mode, field: self.timer
+                }
+            }
+
+            impl $name {
+                fn run_test(name: &CStr, times: u32) -> Result {
+                    let t = Arc::pin_init(
+                        try_pin_init!(Self {
+                            timer <- HrTimer::new(),
+                            done <- Completion::new(),
+                            cache: RawCache::new(name, 64, plain())?,
+                            left: AtomicU32::new(times),
+                            ok: AtomicU32::new(0),
+                        }? Error),
+                        GFP_KERNEL,
+                    )?;
+                    let handle = t.clone().start(Delta::from_micros(50));
+                    t.done.wait_for_completion();
+                    drop(handle);
+                    assert_eq!(t.ok.load(Relaxed), times);
+                    Ok(())
+                }
+            }
+        };
+    }
+
+    irq_alloc_test!(HardIrqAlloc, RelativeHardMode<Monotonic>);
+    irq_alloc_test!(SoftIrqAlloc, RelativeSoftMode<Monotonic>);
+
+    #[test]
+    fn alloc_and_free_from_hard_and_soft_interrupts() -> Result {
+        HardIrqAlloc::run_test(c"api_hardirq", 200)?;
+        SoftIrqAlloc::run_test(c"api_softirq", 200)
+    }
+
+    /// An allocator that fails from its `left`-th allocation on.
+    struct FailAfter<'a> {
+        cache: &'a RawCache,
+        left: AtomicU32,
+    }
+
+    impl Alloc for FailAfter<'_> {
+        fn alloc(&self) -> Option<NonNull<u8>> {
+            let left = self.left.load(Relaxed);
+            if left == 0 {
+                return None;
+            }
+            self.left.store(left - 1, Relaxed);
+            self.cache.alloc(Gfp::KERNEL)
+        }
+        unsafe fn free(&self, p: NonNull<u8>) {
+            // SAFETY: the caller's contract is `RawCache::free`'s.
+            unsafe { self.cache.free(p) }
+        }
+        fn name(&self) -> &'static str {
+            "fail_after"
+        }
+    }
+
+    #[test]
+    fn bench_failures_leave_nothing_allocated() -> Result {
+        // A batch round whose 11th allocation fails.
+        let c = RawCache::new(c"api_bfail", 64, plain())?;
+        let a = FailAfter {
+            cache: &c,
+            left: AtomicU32::new(10),
+        };
+        let mut held = KVec::with_capacity(64, GFP_KERNEL)?;
+        assert!(bench::round_batch(&a, &mut held, 64, 4096).is_none());
+        assert!(held.is_empty());
+        // Nothing left allocated: the cache can be destroyed.
+        destroy(c)?;
+        // A cross round whose allocating phase fails halfway.
+        let c = RawCache::new(c"api_bfail", 64, plain())?;
+        let wq = Wq::new(c"rslab_api_kunit")?;
+        let a = FailAfter {
+            cache: &c,
+            left: AtomicU32::new(20),
+        };
+        let store = KBox::pin_init(
+            kernel::new_spinlock!(KVec::with_capacity(64, GFP_KERNEL)?, "rslab_kunit_store"),
+            GFP_KERNEL,
+        )?;
+        {
+            let _cpus = CpusReadGuard::lock();
+            let cpu = topology::this_cpu();
+            let other = (0..topology::nr_cpu_ids())
+                .find(|&x| x != cpu && topology::cpu_online(x))
+                .unwrap_or(cpu);
+            assert!(bench::cross_round(&a, 64, [cpu, other], &store, &wq).is_err());
+        }
+        assert!(store.lock().is_empty());
+        destroy(c)
+    }
+}
