@@ -53,7 +53,7 @@ struct rslab_cache_args {
  * @size: object size in bytes, 1 to 16384.
  * @args: alignment, flags and constructor, or NULL for the defaults.
  *
- * Context: process context; may sleep. Takes the CPU hotplug lock.
+ * Context: process context; may sleep.
  * Return: the cache, or ERR_PTR(-EINVAL) for a bad size, alignment, flag or name,
  *         ERR_PTR(-EEXIST) if a cache of that name exists (names are shared with caches
  *         created through debugfs), ERR_PTR(-ENOMEM).
@@ -79,9 +79,10 @@ int rslab_cache_destroy(struct rslab_cache *cache);
  * @cache: the cache.
  * @gfp: allocation flags. %GFP_KERNEL may sleep when new pages are needed;
  *       %GFP_ATOMIC and %GFP_NOWAIT never sleep and may be used from softirq
- *       and hard interrupt context.
+ *       and hard interrupt context. %__GFP_ZERO zeroes the object.
  *
- * Context: any, as @gfp allows.
+ * Context: any, as @gfp allows; as for kmalloc(), not from contexts that stay
+ * hard-irq on PREEMPT_RT (HRTIMER_MODE_HARD callbacks, raw spinlock sections).
  * Return: the object, or NULL if no memory could be had.
  */
 void *rslab_alloc(struct rslab_cache *cache, gfp_t gfp);
