@@ -31,7 +31,10 @@ mod bench;
 mod cmd;
 // The facility wrappers below are rslab.ko's own, compiled again here; this module needs only
 // part of each.
-#[expect(dead_code, reason = "rslab's delayed per-CPU work (its reaper) is not used here")]
+#[expect(
+    dead_code,
+    reason = "rslab's delayed per-CPU work (its reaper) is not used here"
+)]
 #[path = "rslab/cpu_work.rs"]
 mod cpu_work;
 #[expect(dead_code, reason = "no hotplug-lock assertion is needed here")]
@@ -50,7 +53,10 @@ mod stress;
 #[expect(dead_code, reason = "the node-with-memory fallback is rslab's alone")]
 #[path = "rslab/topology.rs"]
 mod topology;
-#[expect(dead_code, reason = "shared with rslab.ko's parser, whose errors include more kinds")]
+#[expect(
+    dead_code,
+    reason = "shared with rslab.ko's parser, whose errors include more kinds"
+)]
 #[path = "rslab/words.rs"]
 mod words;
 
@@ -230,13 +236,7 @@ impl Ctx {
                 Some(fp) => fp.shrink(),
                 None => Err(ESRCH),
             },
-            BenchRelease => self
-                .bench()
-                .lock()
-                .footprint
-                .take()
-                .map(drop)
-                .ok_or(ESRCH),
+            BenchRelease => self.bench().lock().footprint.take().map(drop).ok_or(ESRCH),
         }
     }
 }

@@ -58,8 +58,11 @@ pub(crate) mod ffi {
         ) -> *mut RslabCache;
         pub(crate) fn rslab_cache_destroy(cache: *mut RslabCache) -> c_int;
         pub(crate) fn rslab_alloc(cache: *mut RslabCache, gfp: u32) -> *mut c_void;
-        pub(crate) fn rslab_alloc_node(cache: *mut RslabCache, gfp: u32, node: c_int)
-            -> *mut c_void;
+        pub(crate) fn rslab_alloc_node(
+            cache: *mut RslabCache,
+            gfp: u32,
+            node: c_int,
+        ) -> *mut c_void;
         pub(crate) fn rslab_free(cache: *mut RslabCache, obj: *mut c_void);
         pub(crate) fn rslab_alloc_bulk(
             cache: *mut RslabCache,
@@ -160,9 +163,8 @@ impl RawCache {
         let size_c = c_uint::try_from(size).map_err(|_| EINVAL)?;
         // SAFETY: `name` is NUL-terminated and `c_args` lives across the call, which copies
         // what it keeps; `ctor` is vouched for by the caller.
-        let p = from_err_ptr(unsafe {
-            ffi::rslab_cache_create(name.as_char_ptr(), size_c, &c_args)
-        })?;
+        let p =
+            from_err_ptr(unsafe { ffi::rslab_cache_create(name.as_char_ptr(), size_c, &c_args) })?;
         // INVARIANT: a cache just created, not an error pointer (checked above).
         Ok(Self {
             ptr: NonNull::new(p).ok_or(ENOMEM)?,
@@ -194,7 +196,9 @@ impl RawCache {
             Some(n) => c_int::try_from(n).ok()?,
         };
         // SAFETY: `ptr` is live (invariant); rslab checks `node`.
-        NonNull::new(unsafe { ffi::rslab_alloc_node(self.ptr.as_ptr(), flags.as_raw(), node) }.cast())
+        NonNull::new(
+            unsafe { ffi::rslab_alloc_node(self.ptr.as_ptr(), flags.as_raw(), node) }.cast(),
+        )
     }
 
     /// Frees `obj` (`rslab_free()`).

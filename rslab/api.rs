@@ -108,7 +108,10 @@ pub(crate) unsafe extern "C" fn rslab_cache_destroy(cache: *mut c_void) -> c_int
         return ENODEV.to_errno();
     };
     let Some(e) = reg.find_cache(cache.cast_const().cast(), Owner::Api) else {
-        pr_err!("rslab_cache_destroy: {:p} is not a cache of the API\n", cache);
+        pr_err!(
+            "rslab_cache_destroy: {:p} is not a cache of the API\n",
+            cache
+        );
         return EINVAL.to_errno();
     };
     match reg.destroy(e) {
@@ -163,7 +166,11 @@ pub(crate) unsafe extern "C" fn rslab_alloc(cache: *mut c_void, gfp: u32) -> *mu
 ///
 /// As for [`rslab_alloc`].
 #[no_mangle]
-pub(crate) unsafe extern "C" fn rslab_alloc_node(cache: *mut c_void, gfp: u32, node: c_int) -> *mut c_void {
+pub(crate) unsafe extern "C" fn rslab_alloc_node(
+    cache: *mut c_void,
+    gfp: u32,
+    node: c_int,
+) -> *mut c_void {
     if node == NUMA_NO_NODE {
         // SAFETY: the caller's contract is `rslab_alloc`'s.
         return unsafe { rslab_alloc(cache, gfp) };
@@ -249,7 +256,11 @@ pub(crate) unsafe extern "C" fn rslab_alloc_bulk(
 /// `cache` must be a live cache of `rslab_cache_create()`; `objs` must be valid for reading
 /// `nr` pointers, each null or an object of `cache` not freed since, none twice.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn rslab_free_bulk(cache: *mut c_void, nr: usize, objs: *mut *mut c_void) {
+pub(crate) unsafe extern "C" fn rslab_free_bulk(
+    cache: *mut c_void,
+    nr: usize,
+    objs: *mut *mut c_void,
+) {
     if nr == 0 || objs.is_null() {
         return;
     }

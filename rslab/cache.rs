@@ -486,7 +486,11 @@ impl Cache {
                     let Some(slot) = (unsafe { s.pop() }) else {
                         break;
                     };
-                    if cc.objs.push(slot.wrapping_add(self.layout.obj_offset)).is_err() {
+                    if cc
+                        .objs
+                        .push(slot.wrapping_add(self.layout.obj_offset))
+                        .is_err()
+                    {
                         // SAFETY: `slot` was just taken from this slab.
                         unsafe { s.push(slot) };
                         break;

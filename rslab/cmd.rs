@@ -7,8 +7,8 @@
 //! host too and fuzzed there with random bytes.
 
 use crate::layout::{MAX_OBJECT_SIZE, MIN_OBJECT_SIZE};
-pub(crate) use crate::words::{CmdError, Name};
 use crate::words::{number, words};
+pub(crate) use crate::words::{CmdError, Name};
 
 /// A parsed control command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -166,16 +166,16 @@ impl Alloc for Slub {
         "slub"
     }
     fn alloc_bulk(&self, objs: &mut [*mut u8]) -> bool {
-        // SAFETY: live cache; `objs` is valid for `objs.len()` writes.
-        let n = unsafe {
+        // SAFETY: live cache; `objs` is valid for `objs.len()` writes. All or nothing: 7.3's
+        // `kmem_cache_alloc_bulk()` says which with a `bool`.
+        unsafe {
             bindings::kmem_cache_alloc_bulk_noprof(
                 self.ptr.as_ptr(),
                 bindings::GFP_KERNEL,
                 objs.len(),
                 objs.as_mut_ptr().cast(),
             )
-        };
-        n as usize == objs.len()
+        }
     }
     unsafe fn free_bulk(&self, objs: &mut [*mut u8]) {
         // SAFETY: the objects came from this cache (caller's contract).
@@ -407,7 +407,9 @@ impl CpuWorkFn for Job {
         let mut held = KVec::new();
         let mut buf = KVec::new();
         if held.reserve(self.n.max(1), GFP_KERNEL).is_err()
-            || buf.extend_with(self.n.max(1), core::ptr::null_mut::<u8>(), GFP_KERNEL).is_err()
+            || buf
+                .extend_with(self.n.max(1), core::ptr::null_mut::<u8>(), GFP_KERNEL)
+                .is_err()
         {
             self.failed.store(1, Relaxed);
             return;

@@ -182,7 +182,7 @@ pub(crate) fn parse(input: &[u8]) -> Result<Command, CmdError> {
                 _ => return Err(CmdError::UnknownCommand),
             };
             let size = number(next()?)?;
-            if size < 1 || size > MAX_SIZE {
+            if !(1..=MAX_SIZE).contains(&size) {
                 return Err(CmdError::BadSize);
             }
             let [n, rounds, ops] = options(

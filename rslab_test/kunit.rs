@@ -26,8 +26,8 @@ mod tests {
         sync::{completion::Completion, Arc, ArcBorrow},
         time::{
             hrtimer::{
-                HrTimer, HrTimerCallback, HrTimerCallbackContext, HrTimerPointer,
-                HrTimerRestart, RelativeMode, RelativeSoftMode,
+                HrTimer, HrTimerCallback, HrTimerCallbackContext, HrTimerPointer, HrTimerRestart,
+                RelativeMode, RelativeSoftMode,
             },
             Delta, Monotonic,
         },
@@ -55,7 +55,7 @@ mod tests {
         // and the memory map of online memory (the object keeps its page online).
         unsafe {
             let phys = bindings::slow_virt_to_phys(p.as_ptr().cast());
-            let page = bindings::pfn_to_online_page((phys >> bindings::PAGE_SHIFT) as _);
+            let page = bindings::pfn_to_online_page((phys >> bindings::PAGE_SHIFT) as usize);
             if page.is_null() {
                 return -1;
             }
@@ -69,7 +69,14 @@ mod tests {
             (c"api_bad", 0, plain()),
             (c"api_bad", 16385, plain()),
             (c"api_bad", 64, Args { align: 3, flags: 0 }),
-            (c"api_bad", 64, Args { align: 8192, flags: 0 }),
+            (
+                c"api_bad",
+                64,
+                Args {
+                    align: 8192,
+                    flags: 0,
+                },
+            ),
             (c"api_bad", 64, Args { align: 0, flags: 2 }),
             (c"a b", 64, plain()),
             (c"", 64, plain()),
@@ -168,7 +175,9 @@ mod tests {
         // SAFETY: allocated above, freed once.
         unsafe { c.free(p) };
         // Not a possible node: NULL, nothing allocated.
-        assert!(c.alloc_node(Gfp::KERNEL, Some(topology::nr_node_ids())).is_none());
+        assert!(c
+            .alloc_node(Gfp::KERNEL, Some(topology::nr_node_ids()))
+            .is_none());
         // SAFETY: a live cache; -2 is no node.
         assert!(unsafe { ffi::rslab_alloc_node(c.as_ptr(), Gfp::KERNEL.as_raw(), -2) }.is_null());
         destroy(c)
@@ -192,10 +201,7 @@ mod tests {
                 if topology::node_has_normal_memory(nid) && i < objs.len() {
                     // SAFETY: `objs[i]` is ours; replaced by an object of node `nid`.
                     unsafe { c.free(NonNull::new(objs[i]).ok_or(EINVAL)?) };
-                    objs[i] = c
-                        .alloc_node(Gfp::KERNEL, Some(nid))
-                        .ok_or(ENOMEM)?
-                        .as_ptr();
+                    objs[i] = c.alloc_node(Gfp::KERNEL, Some(nid)).ok_or(ENOMEM)?.as_ptr();
                     i += 1;
                 }
             }
@@ -240,9 +246,8 @@ mod tests {
             CONSTRUCTED.store(0, Relaxed);
             // SAFETY: `ctor` writes only its object and lives as long as this module, which
             // destroys the cache before it goes.
-            let c = unsafe {
-                RawCache::with_ctor(c"api_ctor", CTOR_SIZE, args, Some(ctor as Ctor))
-            }?;
+            let c =
+                unsafe { RawCache::with_ctor(c"api_ctor", CTOR_SIZE, args, Some(ctor as Ctor)) }?;
             let mut objs = KVec::new();
             for _round in 0..2 {
                 for _ in 0..300 {
@@ -278,7 +283,13 @@ mod tests {
         let cache = Cache::<Thing>::new(c"api_typed", true)?;
         let mut objs = KVec::new();
         for i in 0..100u64 {
-            let o = cache.alloc(Thing { a: i, b: [i as u32; 5] }, Gfp::KERNEL)?;
+            let o = cache.alloc(
+                Thing {
+                    a: i,
+                    b: [i as u32; 5],
+                },
+                Gfp::KERNEL,
+            )?;
             objs.push(o, GFP_KERNEL)?;
         }
         for (i, o) in objs.iter_mut().enumerate() {
