@@ -216,6 +216,17 @@ impl Ctx {
                 pr_info!("stress {:?}: stopped\n", name);
                 Ok(())
             }
+            Forget(name) => {
+                let cname = CString::try_from_fmt(fmt!("{}", name.as_str()))?;
+                let cache = rslab::RawCache::new(&cname, 64, rslab::Args::default())?;
+                let p = cache.alloc(rslab::Gfp::KERNEL).ok_or(ENOMEM)?;
+                // SAFETY: allocated just now, freed once.
+                unsafe { cache.free(p) };
+                // Deliberately not destroyed: rslab must report it at its unload.
+                core::mem::forget(cache);
+                pr_info!("forget {:?}: cache left to rslab\n", name);
+                Ok(())
+            }
             Bench {
                 workload,
                 size,

@@ -83,6 +83,10 @@ pub(crate) enum Command {
         /// bounds its work with a small value.
         ops: Option<u32>,
     },
+    /// `forget <name>`: create cache `<name>` through the API, use it, and drop the handle
+    /// without destroying it: what a client that forgets its cache does, for rslab's report at
+    /// unload to be tested.
+    Forget(Name),
     /// `bench shrink`: shrink both allocators' footprint caches.
     BenchShrink,
     /// `bench release`: free the footprint objects and destroy its caches.
@@ -160,6 +164,13 @@ pub(crate) fn parse(input: &[u8]) -> Result<Command, CmdError> {
             }
             _ => Err(CmdError::UnknownCommand),
         },
+        "forget" => {
+            let name = Name::new(next()?)?;
+            match words.next() {
+                Some(_) => Err(CmdError::TrailingInput),
+                None => Ok(Command::Forget(name)),
+            }
+        }
         "bench" => {
             let workload = match next()? {
                 "pair" => Workload::Pair,

@@ -75,6 +75,7 @@ fn accepts_every_command() {
             ops: None
         })
     );
+    assert_eq!(p("forget foo"), Ok(Command::Forget(name("foo"))));
     assert_eq!(p("bench shrink"), Ok(Command::BenchShrink));
     assert_eq!(p("bench release\n"), Ok(Command::BenchRelease));
 }
@@ -100,6 +101,8 @@ fn refuses_malformed_input() {
         ("stress start foo size=8 batch=1 batch=2", CmdError::BadOption),
         ("stress start foo size=8 colour=red", CmdError::BadOption),
         ("stress stop foo bar", CmdError::TrailingInput),
+        ("forget", CmdError::MissingArgument),
+        ("forget foo bar", CmdError::TrailingInput),
         ("stress pause foo", CmdError::UnknownCommand),
         ("bench", CmdError::MissingArgument),
         ("bench pair", CmdError::MissingArgument),
