@@ -91,8 +91,9 @@ void *rslab_alloc(struct rslab_cache *cache, gfp_t gfp);
  * rslab_alloc_node() - allocate one object on a NUMA node.
  * @cache: the cache.
  * @gfp: allocation flags, as for rslab_alloc().
- * @node: the node, or %NUMA_NO_NODE for any. A node with memory yields an
- *        object on that node; a node without memory one on another node.
+ * @node: the node, or %NUMA_NO_NODE for any. A node with normal memory
+ *        (%N_NORMAL_MEMORY) yields an object on that node; a node without (no
+ *        memory, or only movable memory) one on the first node with normal memory.
  *
  * Context: any, as @gfp allows.
  * Return: the object, or NULL (also for a @node that is not a possible node).

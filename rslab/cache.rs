@@ -870,9 +870,12 @@ impl Cache {
     /// Allocates one object from node `nid`'s slabs (or this CPU's node), bypassing the per-CPU
     /// array: `alloc_node`, and every allocation of a debug cache, which is checked here.
     pub(crate) fn alloc_node(&self, nid: Option<u32>, gfp: Gfp) -> Result<NonNull<u8>> {
+        // A node without normal memory has no slabs: its objects come from the node its CPUs
+        // allocate from. Asking `grow` for the node itself would put a new slab on that other
+        // node on every call, while the object came from an older slab there.
         let want = match nid {
             Some(n) if n >= topology::nr_node_ids() => return Err(EINVAL),
-            Some(n) => n,
+            Some(n) => topology::mem_node(n),
             None => topology::mem_node(topology::cpu_to_node(topology::this_cpu())),
         };
         let mut from = want;

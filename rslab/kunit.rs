@@ -116,6 +116,37 @@ mod tests {
     }
 
     #[test]
+    fn alloc_node_of_a_node_without_normal_memory_grows_no_extra_slabs() -> Result {
+        let meta = meta()?;
+        let c = Cache::new(&meta, name("nomem")?, 128, 8, false, None)?;
+        let per_slab = c.layout.objects;
+        for nid in (0..topology::nr_node_ids()).filter(|&n| !topology::node_has_normal_memory(n)) {
+            // Objects held and objects freed right away: the slabs must be those the held
+            // objects need, not one per call (each call once grew a slab on the fallback node
+            // and then took its object from another slab there, leaving the new one empty).
+            let mut held = KVec::new();
+            for i in 0..4 * per_slab {
+                let p = c.alloc_node(Some(nid), Gfp::KERNEL)?;
+                if i % 2 == 0 {
+                    held.push(p, GFP_KERNEL)?;
+                } else {
+                    // SAFETY: from `c`, freed once.
+                    unsafe { c.free(p) };
+                }
+            }
+            let slabs: usize = (0..topology::nr_node_ids())
+                .filter_map(|n| c.node_counts(n))
+                .map(|(lists, _)| lists.iter().sum::<usize>())
+                .sum();
+            // At most every object out of its slab (held, or cached by this CPU after its
+            // free): 4 slabs' worth, plus one partial slab per node it spans.
+            assert!(slabs <= 4 + 2);
+            free_all(&c, held);
+        }
+        Ok(())
+    }
+
+    #[test]
     fn idle_cache_has_nothing_in_use_after_flush() -> Result {
         let meta = meta()?;
         let f = flusher()?;
