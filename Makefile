@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # rslab: developer entry points. The module itself is built by Kbuild (see ./Kbuild):
-#   make                 build rslab.ko against the cached test kernel (or KDIR=<build tree>)
+#   make                 build rslab.ko against the cached test kernel (or KDIR=<build tree>),
+#                        then the sample client samples/rslab_client against its exports
 #   make run             boot the test kernel, load rslab, run a demo workload, unload
 #   make check           host unit tests + in-guest selftests + kernel-log gate (what CI runs)
 #   make bench           rslab vs SLUB on the perf kernel: table, CSV and PNG in out/bench/
@@ -49,4 +50,7 @@ clippy:
 
 clean:
 	rm -rf out hosted/target
-	rm -f *.o *.ko *.mod *.mod.c *.mod.o .*.cmd modules.order Module.symvers rslab/*.o .*.d
+	rm -f *.o *.ko *.mod *.mod.c *.mod.o .*.cmd modules.order Module.symvers rslab/*.o .*.d .module-common.o
+	rm -f rslab/.*.cmd rslab_test/*.o rslab_test/.*.cmd
+	cd samples/rslab_client && rm -f *.o *.ko *.mod *.mod.c .*.cmd .*.d modules.order Module.symvers \
+		.module-common.o

@@ -148,14 +148,19 @@ unsafe extern "C" fn cpu_offline(cpu: u32) -> i32 {
 type BenchState = Mutex<bench::Results>;
 
 /// What the `control` file and the `bench` file work on.
+///
+/// # Invariants
+///
+/// The pointees are boxed parts of [`RslabTest`] (they stay put when it moves), which drops
+/// the files holding a `Ctx` before any of them.
 struct Ctx {
     runs: *const Runs,
     bench: *const BenchState,
     wq: *const cpu_work::Wq,
 }
 
-// SAFETY: the pointees are `Sync` and outlive the files holding a `Ctx` (see `RslabTest`:
-// the files are dropped first, and their removal waits for callers in progress).
+// SAFETY: the pointees are `Sync` and outlive the files holding a `Ctx` (invariant; removing a
+// file waits for callers in progress).
 unsafe impl Send for Ctx {}
 // SAFETY: only shared references are handed out.
 unsafe impl Sync for Ctx {}
@@ -316,7 +321,9 @@ struct RslabTest {
     hotplug: Option<CpuhpState>,
     runs: Pin<KBox<Runs>>,
     bench: Pin<KBox<BenchState>>,
-    wq: cpu_work::Wq,
+    /// Boxed, as the runs and the bench state are: the files point to all three, and `Self`
+    /// moves when `init` returns it.
+    wq: KBox<cpu_work::Wq>,
     /// Last: the files and the runs' directory live in it.
     _dir: DbgDir,
 }
@@ -337,7 +344,7 @@ impl kernel::InPlaceModule for RslabTest {
                 kernel::new_mutex!(bench::Results::default(), "rslab_test_bench"),
                 GFP_KERNEL,
             )?;
-            let wq = cpu_work::Wq::new(c"rslab_test")?;
+            let wq = KBox::new(cpu_work::Wq::new(c"rslab_test")?, GFP_KERNEL)?;
             // INVARIANT: the runs are boxed, so they stay where they are until `drop`, which
             // clears the pointer first.
             RUNS.store(core::ptr::from_ref(&*runs).cast_mut(), Release);
@@ -360,7 +367,7 @@ impl kernel::InPlaceModule for RslabTest {
             let ctx = || Ctx {
                 runs: core::ptr::from_ref(&*this.runs),
                 bench: core::ptr::from_ref(&*this.bench),
-                wq: core::ptr::from_ref(&this.wq),
+                wq: core::ptr::from_ref(&*this.wq),
             };
             // On failure `this` is dropped: hooks removed, runs (none) and directory gone.
             let files = Files {

@@ -4,7 +4,10 @@
 
 Reads <dir>/guest-<mode>/ktap.log ("# BENCHCSV workload,size,n,alloc,median_ns,min_ns,max_ns,
 median_cycles,rounds") for every timing mode, and <dir>/guest-flush-<cpus>/ktap.log for the
-flush_all latency. Exit status 1 if a figure is below the physical floor (an alloc+free pair
+flush_all latency. The rows come from rslab_test.ko's bench file (scripts/guest/bench.sh), but
+for footprint and dimm_offline, which the guest program measures itself: a footprint row
+carries pages in median_ns and live bytes in min_ns, rslab's pages from rslab's slabinfo
+(slabs * pagesperslab of cache rslab_test_fp), SLUB's from /proc/slabinfo (rslab_bench_slub). Exit status 1 if a figure is below the physical floor (an alloc+free pair
 under 5 ns, or 5 instructions in icount mode): a benchmark that measured nothing.
 """
 import csv
@@ -18,7 +21,7 @@ MODES = {
     "tcg-icount": "single-threaded TCG with -icount shift=0: 1 ns = 1 executed instruction, deterministic",
     "kvm": "KVM, wall clock",
 }
-TARGETS = {"pair": 0.9, "batch": 1.0, "concurrent": 1.0, "cross": 1.0, "footprint": 1.0}
+TARGETS = {"pair": 0.9, "batch": 1.0, "bulk": 1.0, "concurrent": 1.0, "cross": 1.0, "footprint": 1.0}
 FLOOR_NS = 5.0
 ROW = re.compile(r"^# BENCHCSV (.*)$")
 
@@ -74,6 +77,14 @@ def main(out):
             for v in (rn, sn):
                 if w == "pair" and v < FLOOR_NS:
                     bad.append(f"{mode} {w} {size}: {v} ns per pair is below the {FLOOR_NS} ns floor")
+        # rslab_alloc_bulk/rslab_free_bulk must cost less per object than as many single calls.
+        bulk = [(size, n, float(d["rslab"][4]), float(by[("batch", size, n)]["rslab"][4]))
+                 for (w, size, n), d in by.items()
+                 if w == "bulk" and "rslab" in d and "rslab" in by.get(("batch", size, n), {})]
+        if bulk:
+            say("rslab bulk against single calls (batch), ns per object: " +
+                ", ".join(f"{size}/{n}: {b:.1f} vs {s:.1f}{'' if b < s else ' (not cheaper)'}"
+                          for size, n, b, s in bulk))
         fp = [(k, d) for k, d in by.items() if k[0] == "footprint"]
         if fp:
             say("footprint: pages held for the same ~1 MiB of live objects (random alloc/free mix), then after shrink")

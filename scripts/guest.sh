@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Boot the test kernel in QEMU with rslab.ko and run a guest program, then judge the run.
+# Boot the test kernel in QEMU with rslab.ko (and its clients rslab_test.ko, rslab_client.ko)
+# and run a guest program, then judge the run.
 #   scripts/guest.sh <mode> <kernel build dir>
 # mode: run   the demonstration workload (scripts/guest/demo.sh)
 #       check the selftests (selftests/, installed kselftest-style), then $RSLAB_EXTRA_TESTS
@@ -38,7 +39,12 @@ step_start "initramfs ($MODE)"
 cp /bin/busybox "$WORK/bin/busybox"
 cp /bin/bash-static "$WORK/bin/bash"
 ln -s bash "$WORK/bin/sh.bash"
-cp "$RSLAB_TOP/rslab.ko" "$WORK/rslab/"
+# rslab.ko and its test client rslab_test.ko (one Kbuild builds both); the sample C client
+# when scripts/module.sh built it (samples/rslab_client/), for the demo and its selftest.
+cp "$RSLAB_TOP/rslab.ko" "$RSLAB_TOP/rslab_test.ko" "$WORK/rslab/"
+if [ -f "$RSLAB_TOP/samples/rslab_client/rslab_client.ko" ]; then
+	cp "$RSLAB_TOP/samples/rslab_client/rslab_client.ko" "$WORK/rslab/"
+fi
 cp "$RSLAB_TOP/scripts/guest/init" "$WORK/init"
 cp "$RSLAB_TOP/scripts/guest/runner.sh" "$RSLAB_TOP/scripts/guest/demo.sh" "$RSLAB_TOP/scripts/guest/bench.sh" \
 	"$WORK/rslab/"

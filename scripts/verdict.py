@@ -3,7 +3,8 @@
 """Judge one rslab guest run from its two serial logs.
 
 * KTAP results from the tests' channel (ttyS1): top-level kselftest lines and the nested KTAP of
-  each test program (one level, prefixed "# "), plus KUnit suites from the kernel log (ttyS0).
+  each test program (one level, prefixed "# "), plus rslab's KUnit suites from the kernel log
+  (ttyS0): rslab_kunit (rslab.ko's internals) and rslab_api (rslab_test.ko's API conformance).
   A program's nested results are its leaves; a program with none counts as one leaf; a program that
   failed although none of its leaves did counts as one more failure.
 * The kernel-log gate: any WARNING, BUG, Oops, lockdep, KASAN, kmemleak, RCU stall, soft lockup,
@@ -119,27 +120,31 @@ def parse_ktap(lines, tally):
 
 
 def parse_kunit(console_lines, tally):
-    """KUnit prints KTAP to the kernel log: count the per-case results of rslab's suites (the
-    kernel's own built-in suites also run at boot; they are not ours to count)."""
+    """KUnit prints KTAP to the kernel log: count the per-case results of rslab's suites, those
+    of rslab.ko and of its client rslab_test.ko (the kernel's own built-in suites also run at
+    boot; they are not ours to count)."""
     suites = 0
-    ours = False
-    # The suite runs at every load of the module: count each case once, failed if any run failed.
+    suite = None
+    # A suite runs at every load of its module: count each case of each suite once, failed if
+    # any run failed. Two suites may have cases of the same name: they are kept apart.
     cases = {}
     for raw in console_lines:
         line = TIMESTAMP.sub("", clean(raw))
         if "# Subtest:" in line:
-            ours = line.split("# Subtest:", 1)[1].strip().startswith("rslab")
-            suites += ours
+            name = line.split("# Subtest:", 1)[1].strip()
+            suite = name if name.startswith("rslab") else None
+            suites += suite is not None
             continue
-        if ours and line.startswith("    ") and not line.startswith("        "):
+        if suite and line.startswith("    ") and not line.startswith("        "):
             m = RESULT.match(line.strip())
             if m:
                 ok, directive = m.group(1) is None, m.group(4)
-                prev = cases.get(m.group(3))
+                key = (suite, m.group(3))
+                prev = cases.get(key)
                 if prev is None or (prev[0] and not ok):
-                    cases[m.group(3)] = (ok, directive)
-    for name, (ok, directive) in cases.items():
-        tally.add(ok, directive, f"kunit: {name}")
+                    cases[key] = (ok, directive)
+    for (suite_name, name), (ok, directive) in cases.items():
+        tally.add(ok, directive, f"kunit: {suite_name}: {name}")
     return suites
 
 

@@ -1,46 +1,74 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # rslab control interface: every command and each of its error codes, every size class and the
-# alignment rules, stress with remote frees then validate, destroy while busy, random bytes,
-# unload/reload with caches in between, rslab's own kmem caches in /proc/slabinfo.
+# alignment rules, random bytes, unload/reload with caches in between, rslab's own kmem caches in
+# /proc/slabinfo; the stress and bench commands are gone from it (EINVAL). rslab_test's control:
+# its errors, a stress run with remote frees whose cache (made through the API) rslab lists and
+# may flush and shrink but not destroy (EPERM), a debug run with alignment, stop destroying the
+# cache.
 DIR=$(dirname "$(realpath "$0")")
 . "$DIR/../kselftest/ktap_helpers.sh"
 . "$DIR/rslab_lib.sh"
 
 C=$RSLAB_DBG/control
-
-
-in_slabinfo() { grep -q "^$1 " "$RSLAB_DBG/slabinfo"; }
+TC=$RSLAB_TEST_DBG/control
+LONG=012345678901234567890123456789012
 
 BAD=(
 	"" "frobnicate t1" "create" "create t1" "create bad 0" "create bad 16385" "create bad -4"
 	"create bad 12abc" "create bad 64 align=3" "create bad 64 align=8192" "create bad 64 align=0"
 	"create bad 64 colour=red" "create bad 64 debug debug" "create bad/x 64" "create b.d 64"
-	"create 012345678901234567890123456789012 64" "destroy t1 extra" "stress start t1 remote=2"
-	"stress start t1 batch=0" "stress start t1 batch=4097" "stress start t1 threads_per_cpu=9"
-	"stress frob t1" "shrink" "validate"
+	"create $LONG 64" "destroy t1 extra" "shrink" "validate"
+	# The stress workers and the benchmark moved to rslab_test.ko: rslab knows them no more.
+	"stress start t1" "stress start t1 threads_per_cpu=2 batch=32 remote=1" "stress stop t1"
+	"bench pair 64" "bench footprint 256" "bench shrink" "bench release"
+)
+TBAD=(
+	"" "frobnicate t2" "stress" "stress start" "stress start t2" "stress start t2 64"
+	"stress start t2 size=0" "stress start t2 size=16385" "stress start t2 size=12abc"
+	"stress start t2 size=64 align=3" "stress start t2 size=64 align=8192"
+	"stress start t2 size=64 remote=2" "stress start t2 size=64 debug=2"
+	"stress start t2 size=64 batch=0" "stress start t2 size=64 batch=4097"
+	"stress start t2 size=64 threads_per_cpu=9" "stress start t2 size=64 colour=red"
+	"stress start t2 size=64 size=64" "stress start bad/x size=64" "stress start b.d size=64"
+	"stress start $LONG size=64" "stress frob t2" "stress stop" "stress stop t2 extra"
+	"create t2 64" "forget" "forget t2 extra" "bench" "bench frob 64" "bench pair" "bench pair 64 n=x"
+	"bench pair 0"
 )
 SIZES=(8 16 24 64 96 128 192 256 512 1000 1024 2048 4096 8192 16384)
 ALIGNS=(8 64 4096)
 RANDOM_WRITES=${RSLAB_RANDOM_WRITES:-300}
+KEYS=(iterations allocs frees handoffs alloc_failures pattern_errors threads)
+
+state() { cat "$RSLAB_DBG/slabinfo"; ls "$RSLAB_TEST_DBG/stress"; }
+has_keys() { local k; for k in "${KEYS[@]}"; do grep -q "^$k [0-9][0-9]*$" "$RSLAB_TEST_DBG/stress/$1" || return 1; done; }
+gone() { ! in_slabinfo "$1" && ! test -e "$RSLAB_DBG/caches/$1" && ! test -e "$RSLAB_TEST_DBG/stress/$1"; }
 
 ktap_print_header
-ktap_set_plan $((25 + ${#BAD[@]} + ${#SIZES[@]}))
+ktap_set_plan $((44 + ${#BAD[@]} + ${#TBAD[@]} + ${#SIZES[@]}))
 
 rslab_unload
-rslab_load
+check "rslab and rslab_test loaded" rslab_load
 
 check "create t1" ctl create t1 64
 check "t1 listed in slabinfo" in_slabinfo t1
 check "t1 stats readable" grep -q '^allocs 0$' "$RSLAB_DBG/caches/t1/stats"
+check "t1's stats have no stress counters any more" bash -c "! grep -q '^stress_' $RSLAB_DBG/caches/t1/stats"
+check "rslab's bench file is gone" test ! -e "$RSLAB_DBG/bench"
 check_err "duplicate create is EEXIST" "File exists" ctl create t1 128
-before=$(cat "$RSLAB_DBG/slabinfo")
+before=$(state)
 for b in "${BAD[@]}"; do
 	check_err "refused with EINVAL: '$b'" "Invalid argument" ctl "$b"
 done
-check "refused commands changed nothing" test "$before" = "$(cat "$RSLAB_DBG/slabinfo")"
+for b in "${TBAD[@]}"; do
+	check_err "rslab_test refuses with EINVAL: '$b'" "Invalid argument" tctl "$b"
+done
+check "refused commands changed nothing" test "$before" = "$(state)"
 check_err "unknown cache is ENOENT" "No such file or directory" ctl destroy nosuch
-check_err "stress stop when not running is ESRCH" "No such process" ctl stress stop t1
+check_err "stress stop of no run is ENOENT" "No such file or directory" tctl stress stop nosuch
+check_err "stress stop of a cache that is no run is ENOENT" "No such file or directory" tctl stress stop t1
+check_err "stress start on the name of a debugfs cache is EEXIST" "File exists" tctl stress start t1 size=64
+check "the debugfs cache is untouched" bash -c "grep -q '^allocs 0$' $RSLAB_DBG/caches/t1/stats && echo destroy t1 >$C"
 
 # Every size class with every alignment: geometry as reported, alignment honoured by layout.
 for s in "${SIZES[@]}"; do
@@ -58,47 +86,69 @@ for s in "${SIZES[@]}"; do
 	check "size $s: geometry for alignments ${ALIGNS[*]}" test $ok = 1
 done
 
-# Stress on every CPU with remote frees, then validate.
-ctl create st 200
-check "stress start with remote frees" ctl stress start st threads_per_cpu=2 batch=32 remote=1
-check_err "second stress start is EBUSY" "Device or resource busy" ctl stress start st
+# Stress on every CPU with remote frees: a cache made through the API, which rslab lists,
+# flushes and shrinks, but refuses to destroy (EPERM: rslab_test owns it).
+check "stress start with remote frees" tctl stress start st size=200 threads_per_cpu=2 batch=32 remote=1
+check "the run's cache listed in rslab's slabinfo and caches/" bash -c "grep -q '^st .* 200 ' $RSLAB_DBG/slabinfo && test -r $RSLAB_DBG/caches/st/stats"
+check "stress/st has every counter" has_keys st
+check "two threads on every online CPU" test "$(stress_stat st threads)" = $((2 * $(cpus_online)))
+check_err "second stress start of a name is EEXIST" "File exists" tctl stress start st size=200
+check_err "create of the run's name on rslab's control is EEXIST" "File exists" ctl create st 64
 # Wait (bounded) until the workers have done real work, including cross-CPU handoffs.
 for ((i = 0; i < 600; i++)); do
-	[ "$(stat_of st stress_handoffs)" -gt 2000 ] && [ "$(stat_of st stress_iterations)" -gt 400 ] && break
+	[ "$(stress_stat st handoffs)" -gt 2000 ] && [ "$(stress_stat st iterations)" -gt 400 ] && break
 	sleep 0.1
 done
-ktap_print_msg "stress: iterations=$(stat_of st stress_iterations) allocs=$(stat_of st stress_allocs) handoffs=$(stat_of st stress_handoffs) remote_frees=$(stat_of st remote_frees)"
-check "stress made progress with handoffs" test "$(stat_of st stress_handoffs)" -gt 2000
-check_err "destroy while stress runs is EBUSY" "Device or resource busy" ctl destroy st
+ktap_print_msg "stress: $(tr '\n' ' ' <"$RSLAB_TEST_DBG/stress/st")remote_frees=$(stat_of st remote_frees)"
+check "stress made progress with handoffs" test "$(stress_stat st handoffs)" -gt 2000
+check "rslab counts the run's allocations" test "$(stat_of st allocs)" -gt 0
+check_err "destroy of a cache another module owns is EPERM" "Operation not permitted" ctl destroy st
+check "the cache stays listed after the refused destroy" bash -c "grep -q '^st ' $RSLAB_DBG/slabinfo && test -r $RSLAB_DBG/caches/st/stats"
+it=$(stress_stat st iterations)
+check "stress goes on after the refused destroy" wait_until 60 stress_running st $((it + 100))
 check "flush while stress runs" ctl flush st
-check "stress stop" ctl stress stop st
-check "no object corrupted under stress" test "$(stat_of st stress_pattern_errors)" = 0
+check "shrink while stress runs" ctl shrink st
+check "no object corrupted under stress" test "$(stress_stat st pattern_errors)" = 0
 check "cross-node frees happened" test "$(stat_of st remote_frees)" -gt 0
-check "validate after stress" ctl validate st
-check "allocs minus frees is zero" test "$(stat_of st live)" = 0
-check "shrink returns empty slabs" ctl shrink st
-check "destroy after stress" ctl destroy st
-check "destroyed cache gone" bash -c "! grep -q '^st ' $RSLAB_DBG/slabinfo && ! test -e $RSLAB_DBG/caches/st"
+check "stress stop frees every object and destroys the cache" tctl stress stop st
+check "the cache, caches/st and stress/st are gone" gone st
+check_err "stress stop of a stopped run is ENOENT" "No such file or directory" tctl stress stop st
+check "the name is free again for rslab's control" bash -c "echo create st 64 >$C && echo destroy st >$C"
 
-# Random bytes: every write refused, nothing changed.
-before=$(cat "$RSLAB_DBG/slabinfo")
+# A debug run with an alignment: red zones and checks on every operation, no error found.
+check "stress start of a debug cache with align=64" tctl stress start sd size=100 align=64 debug=1 batch=8
+check "slabinfo shows the debug cache and its alignment" \
+	test "$(slabinfo_col sd 12)" = 1 -a "$(slabinfo_col sd 10)" -ge 64 -a "$(slabinfo_col sd 4)" = 100
+check "the debug run makes progress" wait_until 60 stress_running sd 200
+check "no debug error under stress" test "$(stat_of sd debug_errors)" = 0
+check "stress stop of the debug run" stress_end sd
+
+# Random bytes to both control files: every write refused, nothing changed.
+before=$(state)
 accepted=0
 for ((i = 0; i < RANDOM_WRITES; i++)); do
 	len=$((1 + RANDOM % 64))
+	f=$C
+	[ $((i % 2)) = 1 ] && f=$TC
 	# dd writes the block in one write(2) and fails if the write does.
-	if dd if=/dev/urandom of="$C" bs="$len" count=1 2>/dev/null; then
+	if dd if=/dev/urandom of="$f" bs="$len" count=1 2>/dev/null; then
 		accepted=$((accepted + 1))
 	fi
 done
 ktap_print_msg "random writes: $RANDOM_WRITES, accepted: $accepted"
 check "$RANDOM_WRITES random writes all refused" test $accepted = 0
-check "random writes changed nothing" test "$before" = "$(cat "$RSLAB_DBG/slabinfo")"
+check "random writes changed nothing" test "$before" = "$(state)"
 
 check "rslab's kmem caches in /proc/slabinfo" bash -c "grep -q '^rslab_cache ' /proc/slabinfo && grep -q '^rslab_node ' /proc/slabinfo"
 
-# Unload with caches still created, reload: a fresh, empty rslab.
-ctl create keep1 64 && ctl create keep2 4096 debug
-check "unload with caches created" rslab_unload
-check "reload starts empty" bash -c "rslab_load() { insmod $RSLAB_KO; }; rslab_load && ! grep -q '^keep1 ' $RSLAB_DBG/slabinfo"
+# Unload with caches still created and a run still going: rslab_test's unload stops its run and
+# destroys its cache, rslab's unload then destroys its own two. Reload: both start empty.
+ctl create keep1 64 && ctl create keep2 4096 debug && tctl stress start keep3 size=128 batch=16
+check "keep3 running before unload" wait_until 30 stress_running keep3 10
+check "unload with caches created and a run going" rslab_unload
+destroyed=$(dmesg | sed -n 's/.*rslab: unload: \([0-9]*\) caches destroyed.*/\1/p' | tail -n1)
+ktap_print_msg "rslab's unload destroyed $destroyed caches"
+check "rslab_test's unload destroyed its cache, rslab's unload the other two" test "$destroyed" = 2
+check "reload starts empty" bash -c ". $DIR/rslab_lib.sh; rslab_load && ! grep -q '^keep' $RSLAB_DBG/slabinfo && test -z \"\$(ls $RSLAB_TEST_DBG/stress)\""
 rslab_unload
 ktap_finished

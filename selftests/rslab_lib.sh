@@ -1,17 +1,42 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Helpers shared by the rslab selftests. Sourced after ktap_helpers.sh.
+#
+# Two modules: rslab.ko (the allocator, /sys/kernel/debug/rslab/) and rslab_test.ko, its test
+# client (stress workers, benchmark, the rslab_api KUnit suite; /sys/kernel/debug/rslab_test/),
+# which reaches rslab only through the exported API and so depends on it: load rslab first,
+# unload rslab_test first.
 
 RSLAB_KO=${RSLAB_KO:-/rslab/rslab.ko}
+RSLAB_TEST_KO=${RSLAB_TEST_KO:-/rslab/rslab_test.ko}
 RSLAB_DBG=/sys/kernel/debug/rslab
+RSLAB_TEST_DBG=/sys/kernel/debug/rslab_test
+KUNIT_DBG=/sys/kernel/debug/kunit
 
 rslab_loaded() { [ -d /sys/module/rslab ]; }
+rslab_test_loaded() { [ -d /sys/module/rslab_test ]; }
 
-rslab_load() {
+# rslab_load_core [rslab.ko parameters...]: rslab.ko alone.
+rslab_load_core() {
 	rslab_loaded || insmod "$RSLAB_KO" "$@"
 }
 
+# rslab_load [rslab.ko parameters...]: rslab.ko, then rslab_test.ko.
+rslab_load() {
+	rslab_load_core "$@" || return 1
+	rslab_test_loaded || insmod "$RSLAB_TEST_KO"
+}
+
+# rslab_test_unload: rslab_test.ko alone (it stops its stress runs and destroys their caches).
+rslab_test_unload() {
+	! rslab_test_loaded || rmmod rslab_test
+}
+
+# rslab_unload: rslab's clients (rslab_test.ko, and the sample rslab_client.ko if a test left
+# it loaded), then rslab.ko (which refuses to go while a client is loaded).
 rslab_unload() {
+	rslab_test_unload || return 1
+	[ ! -d /sys/module/rslab_client ] || rmmod rslab_client || return 1
 	! rslab_loaded || rmmod rslab
 }
 
@@ -42,10 +67,36 @@ check_err() {
 	fi
 }
 
+# ctl <command>: one command on rslab's control; tctl <command>: on rslab_test's.
 ctl() { echo "$*" >"$RSLAB_DBG/control"; }
+tctl() { echo "$*" >"$RSLAB_TEST_DBG/control"; }
 
-# stat_of <cache> <key>: one value from caches/<cache>/stats.
+# stat_of <cache> <key>: one value from rslab's caches/<cache>/stats.
 stat_of() { sed -n "s/^$2 //p" "$RSLAB_DBG/caches/$1/stats"; }
+
+# stress_stat <run> <key>: one counter of a stress run, from rslab_test's stress/<run>
+# (iterations allocs frees handoffs alloc_failures pattern_errors threads).
+stress_stat() { sed -n "s/^$2 //p" "$RSLAB_TEST_DBG/stress/$1"; }
+
+# in_slabinfo <cache>: rslab lists the cache.
+in_slabinfo() { grep -q "^$1 " "$RSLAB_DBG/slabinfo"; }
+
+# slabinfo_col <cache> <column>: one column of the cache's line in rslab's slabinfo (name
+# active num objsize objperslab pagesperslab : rslab stride align waste debug slabs live).
+slabinfo_col() { awk -v n="$1" -v c="$2" '$1 == n { print $c }' "$RSLAB_DBG/slabinfo"; }
+
+# kunit_passed <suite>: the KUnit suite's last run (at its module's load) passed, as KUnit's
+# debugfs reports it (kunit/<suite>/results exists while the module is loaded). The kernel log's
+# results are also counted case by case by the host's verdict.
+kunit_passed() {
+	local r=$KUNIT_DBG/$1/results last
+	[ -r "$r" ] || { ktap_print_msg "no KUnit results for suite $1 ($r)"; return 1; }
+	last=$(tail -n1 "$r")
+	[ "$last" = "ok 1 $1" ] && return 0
+	ktap_print_msg "KUnit suite $1: '$last'"
+	grep 'not ok' "$r" | sed 's/^ */# /'
+	return 1
+}
 
 # hp_stat <key>: one value from the hotplug file.
 hp_stat() { sed -n "s/^$1 //p" "$RSLAB_DBG/hotplug"; }
@@ -60,6 +111,9 @@ hotplug_cpus() {
 		if [ -w "$c/online" ]; then echo "${c##*cpu}"; fi
 	done
 }
+
+# cpus_online: how many CPUs are online now.
+cpus_online() { grep -c '^processor' /proc/cpuinfo; }
 
 # in_list <n> <list>: whether n is in a kernel list such as "0-2,4" (cpulist/nodelist format).
 in_list() {
@@ -85,15 +139,43 @@ wait_until() {
 	done
 }
 
-# validate_all <cache...>: validate each and check allocs - frees == 0.
+# validate_all <cache...>: validate each idle cache and check allocs - frees == 0.
 validate_all() {
 	local c
 	for c in "$@"; do
 		ctl validate "$c" || { ktap_print_msg "validate $c failed"; return 1; }
 		[ "$(stat_of "$c" live)" = 0 ] || { ktap_print_msg "$c: live=$(stat_of "$c" live)"; return 1; }
-		[ "$(stat_of "$c" stress_pattern_errors)" = 0 ] || { ktap_print_msg "$c: pattern errors"; return 1; }
 	done
 }
+
+# stress_end <run...>: ends each stress run and checks what it left. No object it checked was
+# corrupted; `stress stop` stops the workers, frees every object and destroys the cache through
+# rslab_cache_destroy(), which refuses (EBUSY, cache intact) while any object is still allocated,
+# so its success means allocs - frees == 0; then the cache, its caches/<run>/ directory and the
+# run's stress/<run> file are gone. (A running cache cannot be validated meaningfully, and
+# a stopped run's cache no longer exists: this is what replaces `validate` after stress.)
+stress_end() {
+	local r pe before
+	for r in "$@"; do
+		pe=$(stress_stat "$r" pattern_errors)
+		[ "$pe" = 0 ] || { ktap_print_msg "$r: pattern_errors='$pe'"; return 1; }
+		# Objects still held are checked as `stress stop` frees them, after stress/<run> is
+		# gone: a corrupted one shows in the kernel log only.
+		before=$(dmesg | grep -c 'stress: object .* corrupted')
+		tctl stress stop "$r" || { ktap_print_msg "stress stop $r failed"; return 1; }
+		if [ "$(dmesg | grep -c 'stress: object .* corrupted')" -gt "$before" ]; then
+			ktap_print_msg "$r: $(dmesg | grep 'stress: object .* corrupted' | tail -n1)"
+			return 1
+		fi
+		if in_slabinfo "$r" || [ -e "$RSLAB_DBG/caches/$r" ] || [ -e "$RSLAB_TEST_DBG/stress/$r" ]; then
+			ktap_print_msg "$r: cache or run still listed after stress stop"
+			return 1
+		fi
+	done
+}
+
+# stress_running <run> <min iterations>: the run's workers have done that many iterations.
+stress_running() { [ "$(stress_stat "$1" iterations)" -ge "$2" ] 2>/dev/null; }
 
 # reapers_ran <min runs>: every online CPU's reaper ran at least that often, never elsewhere.
 reapers_ran() {

@@ -4,7 +4,7 @@
 # also after CPUs went off and on. Run it in a guest booted with
 # workqueue.debug_force_rr_cpu=1 too (make check does): unbound work then wanders between CPUs,
 # so a reaper re-armed with an unbound queue would be caught. Also: a bad module parameter is
-# refused and loads nothing.
+# refused and loads nothing. The stress load comes from rslab_test.ko, through rslab's API.
 DIR=$(dirname "$(realpath "$0")")
 . "$DIR/../kselftest/ktap_helpers.sh"
 . "$DIR/rslab_lib.sh"
@@ -16,7 +16,7 @@ ktap_print_msg "cmdline: $(cat /proc/cmdline)"
 check_err "reap_interval_ms=5 refused with EINVAL" "Invalid argument" insmod "$RSLAB_KO" reap_interval_ms=5
 check "nothing loaded after a refused parameter" bash -c "! test -d /sys/module/rslab"
 rslab_load reap_interval_ms=100
-ctl create r1 64 && ctl stress start r1 batch=8
+tctl stress start r1 size=64 batch=8
 check "every online CPU's reaper ran 5 times on its CPU" wait_until 60 reapers_ran 5
 sed 's/^/# /' "$RSLAB_DBG/reaper"
 mapfile -t CPUS < <(hotplug_cpus)
@@ -29,8 +29,7 @@ check "CPUs went off and on" test $fails = 0
 base=$(awk '{ split($2, r, "="); if (min == "" || r[2] < min) min = r[2] } END { print min }' "$RSLAB_DBG/reaper")
 check "after hotplug every reaper runs on its own CPU again" wait_until 60 reapers_ran $((base + 5))
 sed 's/^/# /' "$RSLAB_DBG/reaper"
-ctl stress stop r1
 check "no reaper ever ran on a wrong CPU" bash -c "! grep -q 'wrong_cpu=[1-9]' $RSLAB_DBG/reaper"
-ctl destroy r1
+tctl stress stop r1
 rslab_unload
 ktap_finished

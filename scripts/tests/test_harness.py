@@ -50,6 +50,27 @@ class HarnessTest(unittest.TestCase):
         self.assertEqual(r.stdout.strip(), "rc=1")
         self.assertEqual(r.stderr, "")
 
+    def test_every_selftest_is_installed(self):
+        # selftests/Makefile's TEST_PROGS is what the guest runs: a selftest left out of it
+        # would never run, silently.
+        top = os.path.join(os.path.dirname(LIB), "..")
+        sel = os.path.join(top, "selftests")
+        with tempfile.TemporaryDirectory() as d:
+            ksft = os.path.join(d, "ksft")
+            for sub, name in (("kselftest", "ktap_helpers.sh"), ("cpu-hotplug", "cpu-on-off-test.sh")):
+                os.makedirs(os.path.join(ksft, sub))
+                open(os.path.join(ksft, sub, name), "w").close()
+            inst = os.path.join(d, "k", "rslab")
+            r = subprocess.run(["make", "-s", "-C", sel, "install", f"INSTALL_PATH={inst}", f"KSFT_SRC={ksft}"],
+                               capture_output=True, text=True, check=False)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(os.path.join(inst, "tests.list")) as f:
+                listed = f.read().split()
+        tests = sorted(f for f in os.listdir(sel) if f.startswith("rslab_") and f.endswith(".sh")
+                       and f != "rslab_lib.sh")
+        self.assertEqual(sorted(listed), tests)
+        self.assertEqual(listed[0], "rslab_module.sh")
+
     def test_die_says_why(self):
         r = bash('die "the reason"')
         self.assertEqual(r.returncode, 1)

@@ -113,6 +113,23 @@ class VerdictTest(unittest.TestCase):
         self.assertEqual((t.passed, t.failed), (0, 2))
         self.assertEqual(self.run_verdict(console, KTAP_OK), 1)
 
+    def test_kunit_suites_of_both_modules_count_apart(self):
+        # rslab.ko's rslab_kunit and rslab_test.ko's rslab_api, with a case name in common.
+        console = CLEAN_CONSOLE + (
+            "[   2.0]     # Subtest: rslab_kunit\n"
+            "[   2.0]     ok 1 alloc_free\n"
+            "[   2.0] ok 1 rslab_kunit\n"
+            "[   3.0]     # Subtest: rslab_api\n"
+            "[   3.0]     ok 1 alloc_free\n"
+            "[   3.0]     not ok 2 destroy_busy\n"
+            "[   3.0] not ok 1 rslab_api\n"
+            "[   4.0]     # Subtest: other_suite\n"
+            "[   4.0]     not ok 1 alloc_free\n")
+        t = verdict.Tally()
+        self.assertEqual(verdict.parse_kunit(console.splitlines(), t), 2)
+        self.assertEqual((t.passed, t.failed), (2, 1))
+        self.assertEqual(t.failures, ["kunit: rslab_api: destroy_busy"])
+
 
 if __name__ == "__main__":
     unittest.main()
