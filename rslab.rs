@@ -126,21 +126,13 @@ impl dbgfs::Show for RegShow {
     }
 }
 
-/// Longest command accepted by `control`.
-const CONTROL_MAX: usize = 256;
-
 /// The `control` file.
 struct Control(RegRef);
 
 impl dbgfs::Store for Control {
     fn store(&self, reader: &mut UserSliceReader) -> Result {
-        let len = reader.len();
-        if len == 0 || len > CONTROL_MAX {
-            return Err(EINVAL);
-        }
-        let mut buf = [0u8; CONTROL_MAX];
-        reader.read_slice(&mut buf[..len])?;
-        let cmd = cmd::parse(&buf[..len], PAGE_SIZE).map_err(|e| {
+        let input = dbgfs::Command::read(reader)?;
+        let cmd = cmd::parse(input.bytes(), PAGE_SIZE).map_err(|e| {
             pr_debug!("control: refused ({:?})\n", e);
             EINVAL
         })?;

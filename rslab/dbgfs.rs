@@ -45,6 +45,34 @@ pub(crate) trait Store: Sync {
     fn store(&self, reader: &mut UserSliceReader) -> Result;
 }
 
+/// Longest command a control file accepts in one write.
+pub(crate) const COMMAND_MAX: usize = 256;
+
+/// One write to a control file, as a command: its bytes, or `EINVAL` if it is empty or longer
+/// than [`COMMAND_MAX`].
+pub(crate) struct Command {
+    buf: [u8; COMMAND_MAX],
+    len: usize,
+}
+
+impl Command {
+    /// Reads the whole write from `reader`.
+    pub(crate) fn read(reader: &mut UserSliceReader) -> Result<Self> {
+        let len = reader.len();
+        if len == 0 || len > COMMAND_MAX {
+            return Err(EINVAL);
+        }
+        let mut buf = [0u8; COMMAND_MAX];
+        reader.read_slice(&mut buf[..len])?;
+        Ok(Self { buf, len })
+    }
+
+    /// The bytes written.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
 /// A debugfs directory, removed (with anything left in it) on drop.
 ///
 /// # Invariants
