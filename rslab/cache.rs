@@ -765,7 +765,8 @@ impl Cache {
             let mut l = node.lists.lock();
             while i < objs.len() {
                 let slab = self.header_of(objs[i]);
-                // SAFETY: as above.
+                // SAFETY: the object is allocated from this cache, so its slab, and the header
+                // read here, stay live while it is out.
                 if unsafe { (*slab).node } != nid {
                     break;
                 }
@@ -898,7 +899,7 @@ impl Cache {
             let slab = l.partial.first().or_else(|| l.free.first())?;
             // SAFETY: `slab` is on this node's lists; we hold the node lock.
             let slot = unsafe { (*slab).pop() }?;
-            // SAFETY: as above.
+            // SAFETY: `slab` is still on this node's lists and we still hold the node lock.
             unsafe { l.place(slab, objects) };
             l.free_objects -= 1;
             if !self.debug {
@@ -907,7 +908,7 @@ impl Cache {
             // SAFETY: `slot` is a slot of this debug cache, just taken off its freelist.
             match unsafe { self.debug_check_free_slot(slot) } {
                 Ok(()) => {
-                    // SAFETY: as above; the slot is ours now.
+                    // SAFETY: a slot of this debug cache taken off its freelist: ours alone now.
                     unsafe { self.debug_mark(slot, STATE_ALLOCATED) };
                     return Some(slot.wrapping_add(self.layout.obj_offset));
                 }
@@ -1065,7 +1066,8 @@ impl Cache {
             STATE_FREE => return Err(Fault::DoubleFree),
             other => return Err(Fault::BadState(other)),
         }
-        // SAFETY: as above.
+        // SAFETY: `slot` is a slot of this cache's live slab (found in the index under the node
+        // lock, which we hold).
         unsafe { self.debug_check_redzones(slot)? };
         // SAFETY: the object is allocated and given back; we hold the node lock.
         unsafe {
@@ -1232,7 +1234,7 @@ impl Cache {
             }
             if self
                 .layout
-                // SAFETY: as above.
+                // SAFETY: the header of a slab with an object in an array is live; read only.
                 .object_index((obj as usize).wrapping_sub(unsafe { (*slab).base } as usize))
                 .is_none()
             {
@@ -1426,7 +1428,7 @@ impl Drop for Cache {
             l.free_objects = 0;
             drop(l);
             for slab in slabs {
-                // SAFETY: as above.
+                // SAFETY: taken off every list above; nothing uses the slab any more.
                 unsafe { self.free_slab(slab as *mut SlabHeader) };
             }
         }

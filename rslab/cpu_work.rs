@@ -68,7 +68,8 @@ pub(crate) struct CpuWork<T: CpuWorkFn> {
 // SAFETY: the `work_struct` is only handed to the workqueue core, which synchronises its use;
 // `T` is `Send + Sync` (`CpuWorkFn` bound).
 unsafe impl<T: CpuWorkFn> Send for CpuWork<T> {}
-// SAFETY: as above: shared access only queues, flushes or reads `data`, which is `Sync`.
+// SAFETY: shared access only queues or flushes the work (the workqueue core synchronises
+// both) or reads `data`, which is `Sync`.
 unsafe impl<T: CpuWorkFn> Sync for CpuWork<T> {}
 
 impl<T: CpuWorkFn> CpuWork<T> {

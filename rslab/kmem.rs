@@ -121,7 +121,7 @@ impl<T> Copy for RawKmem<T> {}
 
 // SAFETY: a `kmem_cache` may be used from any thread.
 unsafe impl<T> Send for RawKmem<T> {}
-// SAFETY: as above.
+// SAFETY: every operation on a `kmem_cache` may run concurrently on any threads.
 unsafe impl<T> Sync for RawKmem<T> {}
 
 impl<T> RawKmem<T> {
@@ -164,7 +164,7 @@ pub(crate) struct KmemBox<T> {
 
 // SAFETY: a `KmemBox<T>` owns its `T` like a `KBox<T>` does.
 unsafe impl<T: Send> Send for KmemBox<T> {}
-// SAFETY: as above, shared access is `&T`.
+// SAFETY: shared access to a `KmemBox<T>` gives only `&T`, which `T: Sync` allows to share.
 unsafe impl<T: Sync> Sync for KmemBox<T> {}
 
 impl<T> Deref for KmemBox<T> {

@@ -21,7 +21,7 @@ pub(crate) struct CpuThread<T: Send + Sync + 'static> {
 
 // SAFETY: the handle only stops the thread and drops an `Arc` of `Send + Sync` data.
 unsafe impl<T: Send + Sync> Send for CpuThread<T> {}
-// SAFETY: as above; shared access does nothing.
+// SAFETY: `&CpuThread` gives access to nothing: every method takes `self` or `&mut self`.
 unsafe impl<T: Send + Sync> Sync for CpuThread<T> {}
 
 /// Whether the current kthread was asked to stop.

@@ -68,7 +68,7 @@ mod tests {
                     unsafe { core::ptr::write_bytes(p.as_ptr(), i as u8, size) };
                 }
                 for (i, p) in v.iter().enumerate() {
-                    // SAFETY: as above; nobody else wrote it.
+                    // SAFETY: a live object of `size` bytes this test allocated; nobody else wrote it.
                     let s = unsafe { core::slice::from_raw_parts(p.as_ptr(), size) };
                     assert!(s.iter().all(|&b| b == i as u8));
                 }

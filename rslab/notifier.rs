@@ -61,7 +61,8 @@ pub(crate) struct Notifier {
 
 // SAFETY: the notifier core synchronises use of the block; we only register and unregister it.
 unsafe impl Send for Notifier {}
-// SAFETY: as above.
+// SAFETY: shared references reach no field of the block; only the notifier core, under its
+// own lock, reads or writes it.
 unsafe impl Sync for Notifier {}
 
 impl Notifier {

@@ -329,7 +329,7 @@ pub(crate) struct CacheRef(*const Cache);
 
 // SAFETY: `Cache` is `Sync`; the pointer is only dereferenced for reads while alive (invariant).
 unsafe impl Send for CacheRef {}
-// SAFETY: as above.
+// SAFETY: shared access only hands out `&Cache`, and `Cache` is `Sync`.
 unsafe impl Sync for CacheRef {}
 
 impl CacheRef {
@@ -344,7 +344,8 @@ impl CacheRef {
 
     /// The cache.
     pub(crate) fn get(&self) -> &Cache {
-        // SAFETY: type invariant.
+        // SAFETY: the cache outlives this reference (type invariant: the file holding it goes
+        // first, and its removal waits for readers).
         unsafe { &*self.0 }
     }
 }

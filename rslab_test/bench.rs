@@ -3,15 +3,15 @@
 //! `bench`: rslab against the kernel's own SLUB, in the same kernel, on the same CPU, with the
 //! same workload, interleaved round by round.
 //!
-//! Both are called the way any module calls them: rslab through its exported API
-//! (`rslab_alloc()` and friends, across the module boundary), SLUB through
-//! `kmem_cache_alloc()`; so the comparison is fair. SLUB's side is a kernel `kmem_cache` of the same size (alignment 8, `SLAB_NO_MERGE` so no
-//! other user shares it). Every measured round runs in a work item bound to one CPU (process
-//! context, preemption and interrupts enabled, for both allocators alike); rounds alternate
-//! rslab, SLUB, rslab, ... after warm-up rounds. Every object is written (a volatile store)
-//! and every pointer folded into a sink, so no work can be optimised away. Times are
-//! `ktime_get()` nanoseconds and TSC cycles per operation; a round's figure is its total over
-//! its operations, kept in picoseconds / milli-cycles for precision.
+//! Both are called the way any module calls them: rslab through its exported API (`rslab_alloc()`
+//! and friends, across the module boundary), SLUB through `kmem_cache_alloc()`; so the comparison
+//! is fair. SLUB's side is a kernel `kmem_cache` of the same size (alignment 8, `SLAB_NO_MERGE` so
+//! no other user shares it). Every measured round runs in a work item bound to one CPU (process
+//! context, preemption and interrupts enabled, for both allocators alike); rounds alternate rslab,
+//! SLUB, rslab, ... after warm-up rounds. Every object is written (a volatile store) and every
+//! pointer folded into a sink, so no work can be optimised away. Times are `ktime_get()`
+//! nanoseconds and TSC cycles per operation; a round's figure is its total over its operations,
+//! kept in picoseconds / milli-cycles for precision.
 
 use crate::{
     cmd::Workload,
@@ -114,7 +114,7 @@ pub(crate) struct Slub {
 
 // SAFETY: kmem caches are thread-safe.
 unsafe impl Send for Slub {}
-// SAFETY: as above.
+// SAFETY: every `kmem_cache` operation may run on several threads at once.
 unsafe impl Sync for Slub {}
 
 impl Slub {
@@ -344,7 +344,7 @@ struct Job {
 
 // SAFETY: the allocators are `Sync` and outlive the job (the caller waits for it).
 unsafe impl Send for Job {}
-// SAFETY: as above.
+// SAFETY: shared access reads the allocators (`Sync`) and the atomics of the results.
 unsafe impl Sync for Job {}
 
 impl Job {
@@ -533,7 +533,7 @@ struct Phase {
 
 // SAFETY: the pointees outlive the phase (the caller waits for it).
 unsafe impl Send for Phase {}
-// SAFETY: as above.
+// SAFETY: shared access uses the allocator (`Sync`), the store through its spinlock, and atomics.
 unsafe impl Sync for Phase {}
 
 /// Frees every object in `v` (addresses of objects of `a`).
