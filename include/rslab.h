@@ -70,7 +70,8 @@ struct rslab_cache *rslab_cache_create(const char *name, unsigned int size,
  * free the objects and try again.
  *
  * Context: process context; may sleep. Takes the CPU hotplug lock.
- * Return: 0 (@cache is gone), or -EBUSY.
+ * Return: 0 (@cache is gone), -EBUSY, or -EINVAL for a pointer that is no cache of
+ *         rslab_cache_create() (it is only compared, never dereferenced).
  */
 int rslab_cache_destroy(struct rslab_cache *cache);
 

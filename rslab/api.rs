@@ -16,7 +16,7 @@ use crate::{
     cache::{Cache, Ctor},
     layout::MIN_OBJECT_SIZE,
     pages::Gfp,
-    registry::{self, Owner},
+    registry::{self, Entry, Owner, Registry},
     topology,
     words::Name,
 };
@@ -24,6 +24,7 @@ use core::ptr::{null_mut, NonNull};
 use kernel::{
     ffi::{c_char, c_int, c_uint, c_void},
     prelude::*,
+    sync::Arc,
 };
 
 /// `RSLAB_DEBUG`.
@@ -47,6 +48,37 @@ fn zero_if_asked(cache: &Cache, gfp: Gfp, obj: NonNull<u8>) {
     if gfp.zeroing() {
         // SAFETY: `obj` is an object of `cache` just allocated: `object_size` bytes are ours.
         unsafe { core::ptr::write_bytes(obj.as_ptr(), 0, cache.layout.object_size) };
+    }
+}
+
+/// What `rslab_alloc()` and `rslab_alloc_node()` return for an allocation of `cache`: the
+/// object (zeroed if `gfp` asks for it), or NULL.
+fn handed_out(cache: &Cache, gfp: Gfp, r: Result<NonNull<u8>>) -> *mut c_void {
+    match r {
+        Ok(p) => {
+            zero_if_asked(cache, gfp, p);
+            p.as_ptr().cast()
+        }
+        Err(_) => null_mut(),
+    }
+}
+
+/// The registry and the list entry of API cache `cache`, for the calls that take the list's
+/// locks anyway: `ENODEV` before rslab is up, `EINVAL` for a pointer that is no API cache (it
+/// is only compared with the caches on the list, never dereferenced).
+fn api_entry(cache: *mut c_void) -> Result<(&'static Registry, Arc<Entry>)> {
+    let reg = registry::global().ok_or(ENODEV)?;
+    let e = reg
+        .find_cache(cache.cast_const().cast(), Owner::Api)
+        .ok_or(EINVAL)?;
+    Ok((reg, e))
+}
+
+/// A `Result` as the C interface returns it: 0 or a negative error code.
+fn to_c(r: Result) -> c_int {
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
     }
 }
 
@@ -104,20 +136,7 @@ pub(crate) unsafe extern "C" fn rslab_rs_cache_create(
 /// list, never dereferenced before it is found there.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn rslab_cache_destroy(cache: *mut c_void) -> c_int {
-    let Some(reg) = registry::global() else {
-        return ENODEV.to_errno();
-    };
-    let Some(e) = reg.find_cache(cache.cast_const().cast(), Owner::Api) else {
-        pr_err!(
-            "rslab_cache_destroy: {:p} is not a cache of the API\n",
-            cache
-        );
-        return EINVAL.to_errno();
-    };
-    match reg.destroy(e) {
-        Ok(()) => 0,
-        Err(err) => err.to_errno(),
-    }
+    to_c(api_entry(cache).and_then(|(reg, e)| reg.destroy(e)))
 }
 
 /// `rslab_cache_shrink()`.
@@ -127,16 +146,7 @@ pub(crate) unsafe extern "C" fn rslab_cache_destroy(cache: *mut c_void) -> c_int
 /// None beyond the header's: `cache` is looked up before it is used.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn rslab_cache_shrink(cache: *mut c_void) -> c_int {
-    let Some(reg) = registry::global() else {
-        return ENODEV.to_errno();
-    };
-    let Some(e) = reg.find_cache(cache.cast_const().cast(), Owner::Api) else {
-        return EINVAL.to_errno();
-    };
-    match reg.shrink(&e.cache) {
-        Ok(_) => 0,
-        Err(err) => err.to_errno(),
-    }
+    to_c(api_entry(cache).and_then(|(reg, e)| reg.shrink(&e.cache).map(|_| ())))
 }
 
 /// `rslab_alloc()`.
@@ -151,13 +161,7 @@ pub(crate) unsafe extern "C" fn rslab_alloc(cache: *mut c_void, gfp: u32) -> *mu
         return null_mut();
     };
     let gfp = Gfp::from_raw(gfp);
-    match c.alloc(gfp) {
-        Ok(p) => {
-            zero_if_asked(c, gfp, p);
-            p.as_ptr().cast()
-        }
-        Err(_) => null_mut(),
-    }
+    handed_out(c, gfp, c.alloc(gfp))
 }
 
 /// `rslab_alloc_node()`.
@@ -186,13 +190,7 @@ pub(crate) unsafe extern "C" fn rslab_alloc_node(
         return null_mut();
     }
     let gfp = Gfp::from_raw(gfp);
-    match c.alloc_node(Some(nid), gfp) {
-        Ok(p) => {
-            zero_if_asked(c, gfp, p);
-            p.as_ptr().cast()
-        }
-        Err(_) => null_mut(),
-    }
+    handed_out(c, gfp, c.alloc_node(Some(nid), gfp))
 }
 
 /// `rslab_free()`.
