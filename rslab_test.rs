@@ -290,7 +290,7 @@ impl dbgfs::Show for BenchFile {
                 f,
                 "# footprint rslab cache={} size={} live_objects={}",
                 bench::FOOTPRINT_CACHE.to_str().unwrap_or(""),
-                fp.size,
+                fp.rslab.size(),
                 fp.live()
             )?;
         }

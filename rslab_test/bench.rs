@@ -638,7 +638,6 @@ pub(crate) struct Footprint {
     /// rslab's side: cache [`FOOTPRINT_CACHE`], whose pages rslab's `slabinfo` shows.
     pub(crate) rslab: RawCache,
     pub(crate) slub: Slub,
-    pub(crate) size: usize,
 }
 
 impl Footprint {
@@ -861,7 +860,6 @@ pub(crate) fn run(wq: &Wq, spec: Spec, res: &mut Results) -> Result {
                 objs: [KVec::new(), KVec::new()],
                 rslab: RawCache::new(FOOTPRINT_CACHE, size, args)?,
                 slub: Slub::new(size)?,
-                size,
             };
             // About 2 MiB allocated, a random half freed: about 1 MiB live, scattered. On
             // failure, dropping `fp` frees what was allocated.
