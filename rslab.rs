@@ -13,7 +13,7 @@
 //! Written once, here, and kept true by every path in the crate (as `mm/slub.c` does):
 //!
 //! 1. `cpus_read_lock` (the CPU hotplug lock; held by the caller in cpuhp callbacks and in
-//!    memory/node notifiers) — [`cpuhp::CpusReadGuard`]
+//!    memory/node notifiers) — [`sys::cpuhp::CpusReadGuard`]
 //! 2. the flush mutex (serialises `flush_all`) — [`registry::Flusher`].
 //!    **Never acquired while the slab mutex is held**: commands that flush do so before they
 //!    take the slab mutex, holding only a reference to the cache.
@@ -39,38 +39,24 @@ mod api;
 mod cache;
 #[path = "rslab/cmd.rs"]
 mod cmd;
-#[path = "rslab/cpu_work.rs"]
-mod cpu_work;
 #[path = "rslab/cpuarray.rs"]
 mod cpuarray;
-#[path = "rslab/cpuhp.rs"]
-mod cpuhp;
-#[path = "rslab/dbgfs.rs"]
-mod dbgfs;
 #[path = "rslab/hotplug.rs"]
 mod hotplug;
 #[path = "rslab/info.rs"]
 mod info;
-#[path = "rslab/irq.rs"]
-mod irq;
-#[path = "rslab/kmem.rs"]
-mod kmem;
 #[path = "rslab/kunit.rs"]
 mod kunit;
 #[path = "rslab/layout.rs"]
 mod layout;
-#[path = "rslab/notifier.rs"]
-mod notifier;
-#[path = "rslab/pages.rs"]
-mod pages;
 #[path = "rslab/reaper.rs"]
 mod reaper;
 #[path = "rslab/registry.rs"]
 mod registry;
 #[path = "rslab/slab.rs"]
 mod slab;
-#[path = "rslab/topology.rs"]
-mod topology;
+#[path = "rslab/sys.rs"]
+mod sys;
 #[path = "rslab/words.rs"]
 mod words;
 
@@ -120,7 +106,7 @@ struct RegShow {
     show: ShowFn,
 }
 
-impl dbgfs::Show for RegShow {
+impl sys::dbgfs::Show for RegShow {
     fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         (self.show)(self.reg.get(), f)
     }
@@ -129,9 +115,9 @@ impl dbgfs::Show for RegShow {
 /// The `control` file.
 struct Control(RegRef);
 
-impl dbgfs::Store for Control {
+impl sys::dbgfs::Store for Control {
     fn store(&self, reader: &mut UserSliceReader) -> Result {
-        let input = dbgfs::Command::read(reader)?;
+        let input = sys::dbgfs::Command::read(reader)?;
         let cmd = cmd::parse(input.bytes(), PAGE_SIZE).map_err(|e| {
             pr_debug!("control: refused ({:?})\n", e);
             EINVAL
@@ -142,34 +128,38 @@ impl dbgfs::Store for Control {
 
 /// rslab's hooks into CPU and memory hotplug, in the order they are removed.
 struct Hooks {
-    _memory: Pin<KBox<notifier::Notifier>>,
-    _node: Pin<KBox<notifier::Notifier>>,
+    _memory: Pin<KBox<sys::notifier::Notifier>>,
+    _node: Pin<KBox<sys::notifier::Notifier>>,
     /// Removal runs the offline callback on every online CPU: the reapers stop.
-    _online: cpuhp::CpuhpState,
+    _online: sys::cpuhp::CpuhpState,
     /// Removal does not run the dead callback (every CPU is alive).
-    _prepare: cpuhp::CpuhpState,
+    _prepare: sys::cpuhp::CpuhpState,
 }
 
 impl Hooks {
     fn register() -> Result<Self> {
         use kernel::bindings::{cpuhp_state_CPUHP_AP_ONLINE_DYN, cpuhp_state_CPUHP_BP_PREPARE_DYN};
-        let prepare = cpuhp::CpuhpState::setup(
+        let prepare = sys::cpuhp::CpuhpState::setup(
             cpuhp_state_CPUHP_BP_PREPARE_DYN,
             c"mm/rslab:prepare",
             hotplug::cpu_prepare,
             hotplug::cpu_dead,
             false,
         )?;
-        let online = cpuhp::CpuhpState::setup(
+        let online = sys::cpuhp::CpuhpState::setup(
             cpuhp_state_CPUHP_AP_ONLINE_DYN,
             c"mm/rslab:online",
             hotplug::cpu_online,
             hotplug::cpu_offline,
             true,
         )?;
-        let node = notifier::Notifier::register(notifier::Chain::Node, hotplug::node_event, 0)?;
-        let memory =
-            notifier::Notifier::register(notifier::Chain::Memory, hotplug::memory_event, 0)?;
+        let node =
+            sys::notifier::Notifier::register(sys::notifier::Chain::Node, hotplug::node_event, 0)?;
+        let memory = sys::notifier::Notifier::register(
+            sys::notifier::Chain::Memory,
+            hotplug::memory_event,
+            0,
+        )?;
         Ok(Self {
             _memory: memory,
             _node: node,
@@ -181,13 +171,13 @@ impl Hooks {
 
 /// The files at the top of rslab's debugfs directory: the way in for commands.
 struct Files {
-    _control: Pin<KBox<dbgfs::DbgFile<Control>>>,
-    _info: Pin<KBox<dbgfs::DbgFile<info::Info>>>,
-    _shows: KVec<Pin<KBox<dbgfs::DbgFile<RegShow>>>>,
+    _control: Pin<KBox<sys::dbgfs::DbgFile<Control>>>,
+    _info: Pin<KBox<sys::dbgfs::DbgFile<info::Info>>>,
+    _shows: KVec<Pin<KBox<sys::dbgfs::DbgFile<RegShow>>>>,
 }
 
 impl Files {
-    fn new(dir: &dbgfs::DbgDir, reg: &registry::Registry) -> Result<Self> {
+    fn new(dir: &sys::dbgfs::DbgDir, reg: &registry::Registry) -> Result<Self> {
         let r = || RegRef(core::ptr::from_ref(reg));
         let mut shows = KVec::new();
         let table: [(&CStr, ShowFn); 3] = [
@@ -196,14 +186,14 @@ impl Files {
             (c"hotplug", registry::Registry::show_hotplug),
         ];
         for (name, show) in table {
-            let file = dbgfs::DbgFile::read_only(name, dir, RegShow { reg: r(), show })?;
+            let file = sys::dbgfs::DbgFile::read_only(name, dir, RegShow { reg: r(), show })?;
             shows.push(file, GFP_KERNEL)?;
         }
         Ok(Self {
-            _info: dbgfs::DbgFile::read_only(c"info", dir, info::Info)?,
+            _info: sys::dbgfs::DbgFile::read_only(c"info", dir, info::Info)?,
             _shows: shows,
             // Last: no command can arrive before everything else is there.
-            _control: dbgfs::DbgFile::write_only(c"control", dir, Control(r()))?,
+            _control: sys::dbgfs::DbgFile::write_only(c"control", dir, Control(r()))?,
         })
     }
 }
@@ -220,7 +210,7 @@ struct Rslab {
     hooks: Option<Hooks>,
     registry: Pin<KBox<registry::Registry>>,
     /// Declared after `registry`: its `caches/` subdirectory goes first.
-    _dir: dbgfs::DbgDir,
+    _dir: sys::dbgfs::DbgDir,
 }
 
 impl kernel::InPlaceModule for Rslab {
@@ -235,7 +225,7 @@ impl kernel::InPlaceModule for Rslab {
                 );
                 return Err(EINVAL);
             }
-            let dir = dbgfs::DbgDir::new(c"rslab", None)?;
+            let dir = sys::dbgfs::DbgDir::new(c"rslab", None)?;
             let registry = KBox::pin_init(registry::Registry::new(&dir, interval), GFP_KERNEL)?;
             // SAFETY: the registry lives until `Rslab` is dropped, whose `drop` unregisters
             // every hook and stops the reapers before `clear_global`; if registering the hooks

@@ -29,30 +29,14 @@ use kernel::{
 mod bench;
 #[path = "rslab_test/cmd.rs"]
 mod cmd;
-// The facility wrappers below are rslab.ko's own, compiled again here; this module needs only
-// part of each.
-#[expect(
-    dead_code,
-    reason = "rslab's delayed per-CPU work (its reaper) is not used here"
-)]
-#[path = "rslab/cpu_work.rs"]
-mod cpu_work;
-#[expect(dead_code, reason = "no hotplug-lock assertion is needed here")]
-#[path = "rslab/cpuhp.rs"]
-mod cpuhp;
-#[path = "rslab/dbgfs.rs"]
-mod dbgfs;
-#[path = "rslab/kthread.rs"]
-mod kthread;
 #[path = "rslab_test/kunit.rs"]
 mod kunit;
 #[path = "include/rslab.rs"]
 mod rslab;
 #[path = "rslab_test/stress.rs"]
 mod stress;
-#[expect(dead_code, reason = "the node-with-memory fallback is rslab's alone")]
-#[path = "rslab/topology.rs"]
-mod topology;
+#[path = "rslab_test/sys.rs"]
+mod sys;
 #[expect(
     dead_code,
     reason = "shared with rslab.ko's parser, whose errors include more kinds"
@@ -65,9 +49,11 @@ use core::{
     ptr::null_mut,
     sync::atomic::{AtomicPtr, Ordering::*},
 };
-use cpuhp::{CpuhpState, CpusReadGuard};
-use dbgfs::{DbgDir, DbgFile};
 use stress::{Counters, Shared, StressRun};
+use sys::{
+    cpuhp::{CpuhpState, CpusReadGuard},
+    dbgfs::{DbgDir, DbgFile},
+};
 use words::Name;
 
 module! {
@@ -156,7 +142,7 @@ type BenchState = Mutex<bench::Results>;
 struct Ctx {
     runs: *const Runs,
     bench: *const BenchState,
-    wq: *const cpu_work::Wq,
+    wq: *const sys::cpu_work::Wq,
 }
 
 // SAFETY: the pointees are `Sync` and outlive the files holding a `Ctx` (invariant; removing a
@@ -174,7 +160,7 @@ impl Ctx {
         // SAFETY: alive while the file exists (see the `Sync` impl).
         unsafe { &*self.bench }
     }
-    fn wq(&self) -> &cpu_work::Wq {
+    fn wq(&self) -> &sys::cpu_work::Wq {
         // SAFETY: alive while the file exists (see the `Sync` impl).
         unsafe { &*self.wq }
     }
@@ -260,9 +246,9 @@ impl Ctx {
 /// The `control` file.
 struct Control(Ctx);
 
-impl dbgfs::Store for Control {
+impl sys::dbgfs::Store for Control {
     fn store(&self, reader: &mut UserSliceReader) -> Result {
-        let input = dbgfs::Command::read(reader)?;
+        let input = sys::dbgfs::Command::read(reader)?;
         let cmd = cmd::parse(input.bytes()).map_err(|e| {
             pr_debug!("control: refused ({:?})\n", e);
             EINVAL
@@ -274,7 +260,7 @@ impl dbgfs::Store for Control {
 /// The `bench` file: one CSV line per result, then the footprint run, if one is held.
 struct BenchFile(Ctx);
 
-impl dbgfs::Show for BenchFile {
+impl sys::dbgfs::Show for BenchFile {
     fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.0.bench().lock();
         writeln!(
@@ -315,7 +301,7 @@ struct RslabTest {
     bench: Pin<KBox<BenchState>>,
     /// Boxed, as the runs and the bench state are: the files point to all three, and `Self`
     /// moves when `init` returns it.
-    wq: KBox<cpu_work::Wq>,
+    wq: KBox<sys::cpu_work::Wq>,
     /// Last: the files and the runs' directory live in it.
     _dir: DbgDir,
 }
@@ -336,7 +322,7 @@ impl kernel::InPlaceModule for RslabTest {
                 kernel::new_mutex!(bench::Results::default(), "rslab_test_bench"),
                 GFP_KERNEL,
             )?;
-            let wq = KBox::new(cpu_work::Wq::new(c"rslab_test")?, GFP_KERNEL)?;
+            let wq = KBox::new(sys::cpu_work::Wq::new(c"rslab_test")?, GFP_KERNEL)?;
             // INVARIANT: the runs are boxed, so they stay where they are until `drop`, which
             // clears the pointer first.
             RUNS.store(core::ptr::from_ref(&*runs).cast_mut(), Release);

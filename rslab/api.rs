@@ -15,9 +15,9 @@
 use crate::{
     cache::{Cache, Ctor},
     layout::MIN_OBJECT_SIZE,
-    pages::Gfp,
     registry::{self, Entry, Owner, Registry},
-    topology,
+    sys::pages::Gfp,
+    sys::topology,
     words::Name,
 };
 use core::ptr::{null_mut, NonNull};

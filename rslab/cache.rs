@@ -19,15 +19,15 @@
 //! Debug caches (and `alloc_node`) bypass the arrays and work on the node lists directly, so
 //! every allocation and free is checked: state word, red zones, poison, slab membership.
 
-use crate::irq::IrqOff;
+use crate::sys::irq::IrqOff;
 use crate::{
     cmd::Name,
     cpuarray::ObjArray,
-    kmem::{KmemBox, KmemCache, RawKmem},
     layout::{Layout, SlotKind},
-    pages::{self, Gfp},
     slab::{init_slab, slab_of, ListKind, SlabHeader, SlabList, HEADER_BYTES, SLAB_MAGIC},
-    topology,
+    sys::kmem::{KmemBox, KmemCache, RawKmem},
+    sys::pages::{self, Gfp},
+    sys::topology,
 };
 use core::{
     cell::UnsafeCell,

@@ -31,8 +31,9 @@
 //! elsewhere) from now on.
 
 use crate::{
-    cpuhp, notifier,
     registry::{self, Registry},
+    sys::cpuhp,
+    sys::notifier,
 };
 use core::{ffi::c_void, sync::atomic::Ordering::Relaxed};
 use kernel::bindings;

@@ -2,7 +2,7 @@
 
 //! The `info` debugfs file: what this build of rslab is.
 
-use crate::dbgfs::Show;
+use crate::sys::dbgfs::Show;
 use core::fmt;
 
 /// rslab's version, as reported in debugfs and the kernel log.

@@ -9,10 +9,10 @@ mod tests {
     use crate::{
         cache::{Cache, Meta, VALIDATE_PIECE},
         cmd::Name,
-        cpu_work::{CpuWork, CpuWorkFn},
-        pages::Gfp,
         registry::{validate, CpuOp, Flusher},
-        topology,
+        sys::cpu_work::{CpuWork, CpuWorkFn},
+        sys::pages::Gfp,
+        sys::topology,
     };
     use core::{
         ptr::NonNull,
@@ -380,7 +380,7 @@ mod tests {
     #[test]
     fn inline_cpu_number_matches_the_kernel() {
         for _ in 0..1000 {
-            let irq = crate::irq::IrqOff::new();
+            let irq = crate::sys::irq::IrqOff::new();
             assert_eq!(irq.cpu(), topology::this_cpu());
         }
     }

@@ -14,8 +14,9 @@
 //! which runs before the workqueue core unbinds the CPU's workers.
 
 use crate::{
-    cpu_work::{CpuDelayedWork, CpuWorkFn, Wq},
-    registry, topology,
+    registry,
+    sys::cpu_work::{CpuDelayedWork, CpuWorkFn, Wq},
+    sys::topology,
 };
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use kernel::prelude::*;
@@ -43,7 +44,7 @@ impl CpuWorkFn for ReapState {
             }
         } else if let Some(caches) = r.try_lock_caches() {
             for e in caches.iter() {
-                let mut irq = crate::irq::IrqOff::new();
+                let mut irq = crate::sys::irq::IrqOff::new();
                 e.cache.reap_local(&mut irq);
             }
         } else {

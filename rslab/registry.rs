@@ -10,12 +10,12 @@
 use crate::{
     cache::{Cache, Census, Ctor, Fault, Meta},
     cmd::{Command, Name},
-    cpu_work::{CpuWork, CpuWorkFn, Wq},
-    cpuhp::{self, CpusReadGuard},
-    dbgfs::{DbgDir, DbgFile, Show},
-    kmem::KmemBox,
     reaper::Reapers,
-    topology,
+    sys::cpu_work::{CpuWork, CpuWorkFn, Wq},
+    sys::cpuhp::{self, CpusReadGuard},
+    sys::dbgfs::{DbgDir, DbgFile, Show},
+    sys::kmem::KmemBox,
+    sys::topology,
 };
 use core::{
     ops::{Deref, DerefMut},
@@ -60,7 +60,7 @@ impl CpuWorkFn for CpuRequest {
         // SAFETY: `flush_all` keeps the cache alive until this work has finished (it waits
         // for it before returning) and clears the pointer afterwards.
         let cache = unsafe { &*cache };
-        let mut irq = crate::irq::IrqOff::new();
+        let mut irq = crate::sys::irq::IrqOff::new();
         if topology::this_cpu() != cpu {
             // Never touch another CPU's array (the bug class of commit a9f2a846f050, "mm, slab:
             // reschedule cache_reap() on the same CPU"): count it and refuse.

@@ -15,10 +15,10 @@
 
 use crate::{
     cmd::Workload,
-    cpu_work::{CpuWork, CpuWorkFn, Wq},
-    cpuhp::CpusReadGuard,
     rslab::{Args, Gfp, RawCache},
-    topology,
+    sys::cpu_work::{CpuWork, CpuWorkFn, Wq},
+    sys::cpuhp::CpusReadGuard,
+    sys::topology,
 };
 use core::{
     fmt,

@@ -8,10 +8,10 @@
 mod tests {
     use crate::{
         bench::{self, Alloc},
-        cpu_work::Wq,
-        cpuhp::CpusReadGuard,
         rslab::{ffi, Args, Cache, Ctor, Gfp, RawCache, RSLAB_DEBUG},
-        topology,
+        sys::cpu_work::Wq,
+        sys::cpuhp::CpusReadGuard,
+        sys::topology,
     };
     use core::{
         ffi::c_void,

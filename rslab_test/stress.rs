@@ -11,9 +11,9 @@
 
 use crate::{
     cmd::StressOpts,
-    kthread::{self, CpuThread},
     rslab::{Gfp, RawCache},
-    topology,
+    sys::kthread::{self, CpuThread},
+    sys::topology,
 };
 use core::{
     fmt,
@@ -41,7 +41,7 @@ pub(crate) struct Counters {
     threads: AtomicU32,
 }
 
-impl crate::dbgfs::Show for Arc<Counters> {
+impl crate::sys::dbgfs::Show for Arc<Counters> {
     fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (k, v) in [
             ("iterations", &self.iterations),

@@ -43,7 +43,7 @@ fmt|fmt-check)
 	[ -f "$cfg" ] || die "kernel .rustfmt.toml not found (run make setup)"
 	# Every Rust source that exists: the crates' roots, their submodules, the API wrapper.
 	files=()
-	for f in "$RSLAB_TOP"/{rslab.rs,rslab/*.rs,rslab_test.rs,rslab_test/*.rs,include/*.rs}; do
+	for f in "$RSLAB_TOP"/{rslab.rs,rslab/*.rs,rslab/*/*.rs,rslab_test.rs,rslab_test/*.rs,rslab_test/*/*.rs,include/*.rs}; do
 		if [ -f "$f" ]; then files+=("$f"); fi
 	done
 	check=()

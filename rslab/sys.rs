@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The kernel facilities rslab uses, each behind a thin wrapper that is safe at its edge.
+//!
+//! This is the only place of the crate where `kernel::bindings` and inline assembly appear: every
+//! file here takes one facility of the C side (its types, its trampolines, its `unsafe` calls)
+//! and offers safe types and functions to the allocator above, the way `rust/kernel/workqueue.rs`
+//! does for workqueues. Arch-specific code is fenced by `cfg` inside these files, with a fallback
+//! on the kernel's own helpers.
+//!
+//! `kthread.rs` (per-CPU kernel threads) and `slub.rs` (the kernel's own kmem caches, untyped)
+//! live here too: only `rslab_test.ko` uses them, for its stress workers and its benchmark.
+
+#[path = "sys/cpu_work.rs"]
+pub(crate) mod cpu_work;
+#[path = "sys/cpuhp.rs"]
+pub(crate) mod cpuhp;
+#[path = "sys/dbgfs.rs"]
+pub(crate) mod dbgfs;
+#[path = "sys/irq.rs"]
+pub(crate) mod irq;
+#[path = "sys/kmem.rs"]
+pub(crate) mod kmem;
+#[path = "sys/notifier.rs"]
+pub(crate) mod notifier;
+#[path = "sys/pages.rs"]
+pub(crate) mod pages;
+#[path = "sys/topology.rs"]
+pub(crate) mod topology;
