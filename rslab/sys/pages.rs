@@ -119,3 +119,25 @@ pub(crate) fn in_direct_map(addr: usize) -> bool {
     let (base, end) = unsafe { (bindings::page_offset_base, bindings::high_memory as usize) };
     addr >= base && addr < end
 }
+
+/// The NUMA node of the page `p` lives in, as the page allocator sees it, or `None` if its page
+/// is not online memory. Looked up through the page tables (`slow_virt_to_phys()`), so it is
+/// right for any kernel address of RAM, not only the direct map.
+#[allow(
+    dead_code,
+    reason = "rslab_test's KUnit suite uses it; rslab.ko compiles this file too"
+)]
+pub(crate) fn node_of_address(p: NonNull<u8>) -> Option<u32> {
+    // SAFETY: `slow_virt_to_phys()` walks the kernel page tables for any address and only reads
+    // them; `pfn_to_online_page()` returns null unless the pfn is online memory with a valid
+    // `struct page`, whose node `page_to_nid()` reads from the page flags.
+    let nid = unsafe {
+        let phys = bindings::slow_virt_to_phys(p.as_ptr().cast());
+        let page = bindings::pfn_to_online_page((phys >> bindings::PAGE_SHIFT) as usize);
+        if page.is_null() {
+            return None;
+        }
+        bindings::page_to_nid(page)
+    };
+    u32::try_from(nid).ok()
+}
