@@ -126,45 +126,27 @@ impl sys::dbgfs::Store for Control {
     }
 }
 
-/// rslab's hooks into CPU and memory hotplug, in the order they are removed.
+/// rslab's hooks into CPU and memory hotplug, registered in the order of the initializer and
+/// removed in the order of the fields.
+#[pin_data]
 struct Hooks {
-    _memory: Pin<KBox<sys::notifier::Notifier>>,
-    _node: Pin<KBox<sys::notifier::Notifier>>,
+    #[pin]
+    _memory: sys::notifier::Notifier<hotplug::MemoryHotplug>,
+    #[pin]
+    _node: sys::notifier::Notifier<hotplug::NodeHotplug>,
     /// Removal runs the offline callback on every online CPU: the reapers stop.
-    _online: sys::cpuhp::CpuhpState,
+    _online: sys::cpuhp::CpuhpState<hotplug::CpuOnline>,
     /// Removal does not run the dead callback (every CPU is alive).
-    _prepare: sys::cpuhp::CpuhpState,
+    _prepare: sys::cpuhp::CpuhpState<hotplug::CpuPrepare>,
 }
 
 impl Hooks {
-    fn register() -> Result<Self> {
-        use kernel::bindings::{cpuhp_state_CPUHP_AP_ONLINE_DYN, cpuhp_state_CPUHP_BP_PREPARE_DYN};
-        let prepare = sys::cpuhp::CpuhpState::setup(
-            cpuhp_state_CPUHP_BP_PREPARE_DYN,
-            c"mm/rslab:prepare",
-            hotplug::cpu_prepare,
-            hotplug::cpu_dead,
-            false,
-        )?;
-        let online = sys::cpuhp::CpuhpState::setup(
-            cpuhp_state_CPUHP_AP_ONLINE_DYN,
-            c"mm/rslab:online",
-            hotplug::cpu_online,
-            hotplug::cpu_offline,
-            true,
-        )?;
-        let node =
-            sys::notifier::Notifier::register(sys::notifier::Chain::Node, hotplug::node_event, 0)?;
-        let memory = sys::notifier::Notifier::register(
-            sys::notifier::Chain::Memory,
-            hotplug::memory_event,
-            0,
-        )?;
-        Ok(Self {
-            _memory: memory,
-            _node: node,
-            _online: online,
-            _prepare: prepare,
+    fn register() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            _prepare: sys::cpuhp::CpuhpState::setup()?,
+            _online: sys::cpuhp::CpuhpState::setup()?,
+            _node <- sys::notifier::Notifier::node(0),
+            _memory <- sys::notifier::Notifier::memory(0),
         })
     }
 }
@@ -207,7 +189,7 @@ impl Files {
 #[pin_data(PinnedDrop)]
 struct Rslab {
     files: Option<Files>,
-    hooks: Option<Hooks>,
+    hooks: Option<Pin<KBox<Hooks>>>,
     registry: Pin<KBox<registry::Registry>>,
     /// Declared after `registry`: its `caches/` subdirectory goes first.
     _dir: sys::dbgfs::DbgDir,
@@ -231,7 +213,8 @@ impl kernel::InPlaceModule for Rslab {
             // every hook and stops the reapers before `clear_global`; if registering the hooks
             // fails, none is registered and the global is cleared right away.
             unsafe { registry::set_global(&registry) };
-            let hooks = Hooks::register().inspect_err(|_| registry::clear_global())?;
+            let hooks = KBox::try_pin_init(Hooks::register(), GFP_KERNEL)
+                .inspect_err(|_| registry::clear_global())?;
             let files = match Files::new(&dir, &registry) {
                 Ok(f) => f,
                 Err(e) => {

@@ -51,7 +51,7 @@ use core::{
 };
 use stress::{Counters, Shared, StressRun};
 use sys::{
-    cpuhp::{CpuhpState, CpusReadGuard},
+    cpuhp::{CpuhpCallbacks, CpuhpState, CpusReadGuard, OfflineCpu, Section},
     dbgfs::{DbgDir, DbgFile},
 };
 use words::Name;
@@ -102,32 +102,32 @@ fn with_runs(f: impl FnOnce(&mut KVec<Run>)) {
     f(&mut runs.list.lock());
 }
 
-/// `CPUHP_AP_ONLINE_DYN` startup, on `cpu`: its stress threads start.
-///
-/// # Safety
-///
-/// Called by the CPU hotplug core only.
-unsafe extern "C" fn cpu_online(cpu: u32) -> i32 {
-    with_runs(|list| {
-        for r in list.iter_mut() {
-            r._run.cpu_online(cpu);
-        }
-    });
-    0
-}
+/// The `CPUHP_AP_ONLINE_DYN` state of the stress workers: a CPU's threads start when it comes
+/// online and stop before it goes offline.
+struct StressHotplug;
 
-/// `CPUHP_AP_ONLINE_DYN` teardown, on `cpu` going offline: its stress threads stop first.
-///
-/// # Safety
-///
-/// Called by the CPU hotplug core only.
-unsafe extern "C" fn cpu_offline(cpu: u32) -> i32 {
-    with_runs(|list| {
-        for r in list.iter_mut() {
-            r._run.cpu_offline(cpu);
-        }
-    });
-    0
+impl CpuhpCallbacks for StressHotplug {
+    const SECTION: Section = Section::Online;
+    const NAME: &'static CStr = c"rslab_test:online";
+    const TEARDOWN_ON_REMOVE: bool = true;
+
+    fn startup(cpu: u32) -> Result {
+        with_runs(|list| {
+            for r in list.iter_mut() {
+                r._run.cpu_online(cpu);
+            }
+        });
+        Ok(())
+    }
+
+    fn teardown(cpu: u32, _offline: Option<OfflineCpu<'_>>) -> Result {
+        with_runs(|list| {
+            for r in list.iter_mut() {
+                r._run.cpu_offline(cpu);
+            }
+        });
+        Ok(())
+    }
 }
 
 /// Benchmark results and the footprint run's live objects (the bench mutex).
@@ -296,7 +296,7 @@ struct Files {
 #[pin_data(PinnedDrop)]
 struct RslabTest {
     files: Option<Files>,
-    hotplug: Option<CpuhpState>,
+    hotplug: Option<CpuhpState<StressHotplug>>,
     runs: Pin<KBox<Runs>>,
     bench: Pin<KBox<BenchState>>,
     /// Boxed, as the runs and the bench state are: the files point to all three, and `Self`
@@ -326,14 +326,7 @@ impl kernel::InPlaceModule for RslabTest {
             // INVARIANT: the runs are boxed, so they stay where they are until `drop`, which
             // clears the pointer first.
             RUNS.store(core::ptr::from_ref(&*runs).cast_mut(), Release);
-            let hotplug = CpuhpState::setup(
-                kernel::bindings::cpuhp_state_CPUHP_AP_ONLINE_DYN,
-                c"rslab_test:online",
-                cpu_online,
-                cpu_offline,
-                true,
-            )
-            .inspect_err(|_| RUNS.store(null_mut(), Release))?;
+            let hotplug = CpuhpState::setup().inspect_err(|_| RUNS.store(null_mut(), Release))?;
             let mut this = Self {
                 files: None,
                 hotplug: Some(hotplug),

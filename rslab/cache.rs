@@ -19,12 +19,13 @@
 //! Debug caches (and `alloc_node`) bypass the arrays and work on the node lists directly, so
 //! every allocation and free is checked: state word, red zones, poison, slab membership.
 
-use crate::sys::irq::IrqOff;
 use crate::{
     cmd::Name,
     cpuarray::ObjArray,
     layout::{Layout, SlotKind},
     slab::{init_slab, slab_of, ListKind, SlabHeader, SlabList, HEADER_BYTES, SLAB_MAGIC},
+    sys::cpuhp::OfflineCpu,
+    sys::irq::IrqOff,
     sys::kmem::{KmemBox, KmemCache, RawKmem},
     sys::pages::{self, Gfp},
     sys::topology,
@@ -197,7 +198,8 @@ struct CpuCache {
 /// # Invariants
 ///
 /// `cache` is accessed only by code running on this slot's CPU with local interrupts disabled,
-/// or, while the CPU is offline, by code holding the CPU hotplug lock.
+/// or, while the CPU is offline, by the holder of an [`OfflineCpu`] for it (which holds the CPU
+/// hotplug lock, so such holders are serialised and the CPU cannot come back meanwhile).
 #[repr(align(64))]
 pub(crate) struct CpuSlot {
     cache: UnsafeCell<CpuCache>,
@@ -1171,18 +1173,14 @@ impl Cache {
         n
     }
 
-    /// Drains the arrays of CPU `cpu`, which is offline.
-    ///
-    /// # Safety
-    ///
-    /// `cpu` must be offline and the caller must hold the CPU hotplug lock (so it stays offline),
-    /// or be the hotplug callback that runs after `cpu` died.
-    pub(crate) unsafe fn drain_offline(&self, cpu: u32) -> usize {
-        let Some(slot) = self.cpus.get(cpu as usize) else {
+    /// Drains the arrays of a CPU that is offline.
+    pub(crate) fn drain_offline(&self, cpu: &OfflineCpu<'_>) -> usize {
+        let Some(slot) = self.cpus.get(cpu.id() as usize) else {
             return 0;
         };
-        // SAFETY: the CPU is offline and cannot come online (contract): nobody else touches
-        // its slot (type invariant).
+        // SAFETY: `cpu` proves the CPU is offline and stays so while it lives: no code runs on
+        // it to touch its slot, and other CPUs touch an offline CPU's slot only with such a
+        // proof, under the hotplug lock, which serialises them (type invariant of `CpuSlot`).
         let cc = unsafe { &mut *slot.cache.get() };
         let n = self.drain(cc);
         slot.cached.store(0, Relaxed);
@@ -1210,16 +1208,14 @@ impl Cache {
         self.validate_array(cc)
     }
 
-    /// As [`Self::validate_local`], for an offline CPU.
-    ///
-    /// # Safety
-    ///
-    /// As for [`Self::drain_offline`].
-    pub(crate) unsafe fn validate_offline(&self, cpu: u32) -> Result<usize, Fault> {
-        let Some(slot) = self.cpus.get(cpu as usize) else {
+    /// As [`Self::validate_local`], for a CPU that is offline.
+    pub(crate) fn validate_offline(&self, cpu: &OfflineCpu<'_>) -> Result<usize, Fault> {
+        let Some(slot) = self.cpus.get(cpu.id() as usize) else {
             return Ok(0);
         };
-        // SAFETY: see `drain_offline`.
+        // SAFETY: `cpu` proves the CPU is offline and stays so while it lives, so its slot is
+        // not written by its owner; writers from other CPUs need the same proof under the
+        // hotplug lock, which the holder of `cpu` has (type invariant of `CpuSlot`).
         self.validate_array(unsafe { &*slot.cache.get() })
     }
 

@@ -32,12 +32,13 @@
 
 use crate::{
     registry::{self, Registry},
-    sys::cpuhp,
-    sys::notifier,
+    sys::{
+        cpuhp::{self, CpuhpCallbacks, OfflineCpu, Section},
+        notifier::{MemoryCallback, MemoryEvent, NodeCallback, NodeEvent},
+    },
 };
-use core::{ffi::c_void, sync::atomic::Ordering::Relaxed};
-use kernel::bindings;
-use kernel::ffi::c_ulong;
+use core::sync::atomic::Ordering::Relaxed;
+use kernel::prelude::*;
 
 fn with_registry(f: impl FnOnce(&Registry)) {
     if let Some(r) = registry::global() {
@@ -45,147 +46,135 @@ fn with_registry(f: impl FnOnce(&Registry)) {
     }
 }
 
-/// `CPUHP_BP_PREPARE_DYN` startup.
-///
-/// # Safety
-///
-/// Called by the CPU hotplug core only.
-pub(crate) unsafe extern "C" fn cpu_prepare(_cpu: u32) -> i32 {
-    with_registry(|r| {
-        r.hotplug.cpu_prepare.fetch_add(1, Relaxed);
-    });
-    0
+/// The `CPUHP_BP_PREPARE_DYN` state: *prepare* and *dead*.
+pub(crate) struct CpuPrepare;
+
+impl CpuhpCallbacks for CpuPrepare {
+    const SECTION: Section = Section::Prepare;
+    const NAME: &'static CStr = c"mm/rslab:prepare";
+    // Removal must not drain: every CPU that reached the state is alive.
+    const TEARDOWN_ON_REMOVE: bool = false;
+
+    fn startup(_cpu: u32) -> Result {
+        with_registry(|r| {
+            r.hotplug.cpu_prepare.fetch_add(1, Relaxed);
+        });
+        Ok(())
+    }
+
+    /// `cpu` is dead: its arrays go back to the node lists.
+    fn teardown(_cpu: u32, offline: Option<OfflineCpu<'_>>) -> Result {
+        cpuhp::assert_cpus_held();
+        let Some(dead) = offline else {
+            return Ok(());
+        };
+        with_registry(|r| {
+            r.hotplug.cpu_dead.fetch_add(1, Relaxed);
+            let caches = r.lock_caches();
+            for e in caches.iter() {
+                let n = e.cache.drain_offline(&dead);
+                r.hotplug.dead_drained.fetch_add(n as u64, Relaxed);
+            }
+        });
+        Ok(())
+    }
 }
 
-/// `CPUHP_BP_PREPARE_DYN` teardown: `cpu` is dead.
-///
-/// # Safety
-///
-/// Called by the CPU hotplug core only, after `cpu` stopped running.
-pub(crate) unsafe extern "C" fn cpu_dead(cpu: u32) -> i32 {
-    cpuhp::assert_cpus_held();
-    with_registry(|r| {
-        r.hotplug.cpu_dead.fetch_add(1, Relaxed);
-        let caches = r.lock_caches();
-        for e in caches.iter() {
-            // SAFETY: `cpu` is dead and the hotplug core holds the hotplug lock for writing:
-            // nothing else touches its slot until it is brought up again.
-            let n = unsafe { e.cache.drain_offline(cpu) };
-            r.hotplug.dead_drained.fetch_add(n as u64, Relaxed);
-        }
-    });
-    0
+/// The `CPUHP_AP_ONLINE_DYN` state: *online* starts the CPU's reaper, *offline* stops it.
+pub(crate) struct CpuOnline;
+
+impl CpuhpCallbacks for CpuOnline {
+    const SECTION: Section = Section::Online;
+    const NAME: &'static CStr = c"mm/rslab:online";
+    // Removal stops the reaper of every online CPU.
+    const TEARDOWN_ON_REMOVE: bool = true;
+
+    fn startup(cpu: u32) -> Result {
+        with_registry(|r| {
+            r.hotplug.cpu_online.fetch_add(1, Relaxed);
+            r.reapers.start(cpu, r.wq());
+        });
+        Ok(())
+    }
+
+    fn teardown(cpu: u32, _offline: Option<OfflineCpu<'_>>) -> Result {
+        with_registry(|r| {
+            r.hotplug.cpu_offline.fetch_add(1, Relaxed);
+            r.reapers.stop(cpu);
+        });
+        Ok(())
+    }
 }
 
-/// `CPUHP_AP_ONLINE_DYN` startup, on `cpu`.
-///
-/// # Safety
-///
-/// Called by the CPU hotplug core only.
-pub(crate) unsafe extern "C" fn cpu_online(cpu: u32) -> i32 {
-    with_registry(|r| {
-        r.hotplug.cpu_online.fetch_add(1, Relaxed);
-        r.reapers.start(cpu, r.wq());
-    });
-    0
-}
+/// The node notifier: a node gets its first memory or loses its last.
+pub(crate) struct NodeHotplug;
 
-/// `CPUHP_AP_ONLINE_DYN` teardown, on `cpu`, while it goes offline.
-///
-/// # Safety
-///
-/// Called by the CPU hotplug core only.
-pub(crate) unsafe extern "C" fn cpu_offline(cpu: u32) -> i32 {
-    with_registry(|r| {
-        r.hotplug.cpu_offline.fetch_add(1, Relaxed);
-        r.reapers.stop(cpu);
-    });
-    0
-}
-
-/// Node notifier: a node gets its first memory or loses its last.
-///
-/// # Safety
-///
-/// Called by the node notifier chain only; `data` is a `struct node_notify`.
-pub(crate) unsafe extern "C" fn node_event(
-    _nb: *mut bindings::notifier_block,
-    action: c_ulong,
-    data: *mut c_void,
-) -> i32 {
-    // SAFETY: the chain passes a valid `struct node_notify`.
-    let nid = unsafe { (*data.cast::<bindings::node_notify>()).nid };
-    with_registry(|r| {
-        let h = &r.hotplug;
-        match action as u64 {
-            notifier::NODE_ADDING_FIRST_MEMORY => {
-                h.node_adding_first.fetch_add(1, Relaxed);
-                let caches = r.lock_caches();
-                for e in caches.iter() {
-                    // Created with the cache for every possible node and never freed: reused.
-                    if u32::try_from(nid).is_ok_and(|n| e.cache.has_node(n)) {
-                        h.node_structs_reused.fetch_add(1, Relaxed);
+impl NodeCallback for NodeHotplug {
+    fn node_event(event: NodeEvent, nid: u32) {
+        with_registry(|r| {
+            let h = &r.hotplug;
+            match event {
+                NodeEvent::AddingFirstMemory => {
+                    h.node_adding_first.fetch_add(1, Relaxed);
+                    let caches = r.lock_caches();
+                    for e in caches.iter() {
+                        // Created with the cache for every possible node and never freed:
+                        // reused.
+                        if e.cache.has_node(nid) {
+                            h.node_structs_reused.fetch_add(1, Relaxed);
+                        }
                     }
                 }
+                NodeEvent::AddedFirstMemory => {
+                    h.node_added_first.fetch_add(1, Relaxed);
+                }
+                NodeEvent::RemovingLastMemory => {
+                    h.node_removing_last.fetch_add(1, Relaxed);
+                    r.flush_and_shrink_all_cpus_locked();
+                }
+                NodeEvent::RemovedLastMemory => {
+                    // Nothing is freed: lockless readers may still hold the node's structures.
+                    h.node_removed_last.fetch_add(1, Relaxed);
+                }
+                NodeEvent::CancelAddingFirstMemory | NodeEvent::CancelRemovingLastMemory => {
+                    h.node_cancel.fetch_add(1, Relaxed);
+                }
             }
-            notifier::NODE_ADDED_FIRST_MEMORY => {
-                h.node_added_first.fetch_add(1, Relaxed);
-            }
-            notifier::NODE_REMOVING_LAST_MEMORY => {
-                h.node_removing_last.fetch_add(1, Relaxed);
-                r.flush_and_shrink_all_cpus_locked();
-            }
-            notifier::NODE_REMOVED_LAST_MEMORY => {
-                // Nothing is freed: lockless readers may still hold the node's structures.
-                h.node_removed_last.fetch_add(1, Relaxed);
-            }
-            notifier::NODE_CANCEL_ADDING_FIRST_MEMORY
-            | notifier::NODE_CANCEL_REMOVING_LAST_MEMORY => {
-                h.node_cancel.fetch_add(1, Relaxed);
-            }
-            _ => {}
-        }
-    });
-    bindings::NOTIFY_OK as i32
+        });
+    }
 }
 
-/// Memory notifier: one memory block changes state.
-///
-/// # Safety
-///
-/// Called by the memory notifier chain only. Its `struct memory_notify` is not needed: every
-/// block going offline gets the same treatment.
-pub(crate) unsafe extern "C" fn memory_event(
-    _nb: *mut bindings::notifier_block,
-    action: c_ulong,
-    _data: *mut c_void,
-) -> i32 {
-    with_registry(|r| {
-        let h = &r.hotplug;
-        match action as u64 {
-            notifier::MEM_GOING_OFFLINE => {
-                h.mem_going_offline.fetch_add(1, Relaxed);
-                r.flush_and_shrink_all_cpus_locked();
+/// The memory notifier: one memory block changes state. Every block going offline gets the
+/// same treatment, so which block it is does not matter.
+pub(crate) struct MemoryHotplug;
+
+impl MemoryCallback for MemoryHotplug {
+    fn memory_event(event: MemoryEvent) {
+        with_registry(|r| {
+            let h = &r.hotplug;
+            match event {
+                MemoryEvent::GoingOffline => {
+                    h.mem_going_offline.fetch_add(1, Relaxed);
+                    r.flush_and_shrink_all_cpus_locked();
+                }
+                MemoryEvent::Offline => {
+                    h.mem_offline.fetch_add(1, Relaxed);
+                    // The node may have lost its normal memory. `offline_pages()` has updated
+                    // the node states by now (and sent any node event before this one).
+                    r.update_cpu_nodes();
+                }
+                MemoryEvent::GoingOnline => {
+                    h.mem_going_online.fetch_add(1, Relaxed);
+                }
+                MemoryEvent::Online => {
+                    h.mem_online.fetch_add(1, Relaxed);
+                    // The node may have gained normal memory: as above, states are set by now.
+                    r.update_cpu_nodes();
+                }
+                MemoryEvent::CancelOnline | MemoryEvent::CancelOffline => {
+                    h.mem_cancel.fetch_add(1, Relaxed);
+                }
             }
-            notifier::MEM_OFFLINE => {
-                h.mem_offline.fetch_add(1, Relaxed);
-                // The node may have lost its normal memory. `offline_pages()` has updated the
-                // node states by now (and sent any node event before this one).
-                r.update_cpu_nodes();
-            }
-            notifier::MEM_GOING_ONLINE => {
-                h.mem_going_online.fetch_add(1, Relaxed);
-            }
-            notifier::MEM_ONLINE => {
-                h.mem_online.fetch_add(1, Relaxed);
-                // The node may have gained normal memory: as above, states are set by now.
-                r.update_cpu_nodes();
-            }
-            notifier::MEM_CANCEL_ONLINE | notifier::MEM_CANCEL_OFFLINE => {
-                h.mem_cancel.fetch_add(1, Relaxed);
-            }
-            _ => {}
-        }
-    });
-    bindings::NOTIFY_OK as i32
+        });
+    }
 }

@@ -146,13 +146,10 @@ impl Flusher {
         let mut failed = false;
         for (cpu, w) in self.works.iter().enumerate() {
             let cpu = cpu as u32;
-            if !topology::cpu_online(cpu) {
-                // SAFETY: `cpu` is offline and we hold the CPU hotplug lock.
-                let r = unsafe {
-                    match op {
-                        CpuOp::Flush => Ok(cache.drain_offline(cpu)),
-                        CpuOp::Validate => cache.validate_offline(cpu),
-                    }
+            if let Some(offline) = cpuhp::offline_cpu_locked(cpu) {
+                let r = match op {
+                    CpuOp::Flush => Ok(cache.drain_offline(&offline)),
+                    CpuOp::Validate => cache.validate_offline(&offline),
                 };
                 match r {
                     Ok(n) => total += n,

@@ -21,6 +21,8 @@ pub(crate) mod dbgfs;
 pub(crate) mod irq;
 #[path = "sys/kmem.rs"]
 pub(crate) mod kmem;
+#[path = "sys/lockdep.rs"]
+pub(crate) mod lockdep;
 #[path = "sys/notifier.rs"]
 pub(crate) mod notifier;
 #[path = "sys/pages.rs"]

@@ -1,8 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The CPU hotplug lock, as a guard.
+//! CPU hotplug: the hotplug lock as a guard, proofs that a CPU is offline, and dynamic hotplug
+//! states whose callbacks are safe Rust.
+//!
+//! A [`CpuhpState<T>`] owns the C trampolines of its callbacks: the user implements
+//! [`CpuhpCallbacks`] and never writes an `extern "C"` function. The teardown of a
+//! [`Section::Prepare`] state runs after the CPU died; it is handed an [`OfflineCpu`], the proof
+//! that lets it touch that CPU's per-CPU data, which its owner no longer can.
 
-use kernel::{bindings, str::CStrExt};
+use core::marker::PhantomData;
+use kernel::{
+    bindings,
+    error::{to_result, Result},
+    str::{CStr, CStrExt},
+};
 
 /// Holds `cpus_read_lock()`: no CPU goes online or offline until it is dropped.
 pub(crate) struct CpusReadGuard(());
@@ -10,8 +21,9 @@ pub(crate) struct CpusReadGuard(());
 impl CpusReadGuard {
     /// Takes the CPU hotplug lock for reading. Lock order: first of all rslab's locks.
     pub(crate) fn lock() -> Self {
-        // SAFETY: may sleep; callers are in process context and hold none of rslab's locks
-        // (lock order in the crate root).
+        // SAFETY: `cpus_read_lock()` may sleep, and every caller is in process context holding
+        // none of rslab's locks (they all come after this one in the crate's lock order); the
+        // guard releases it exactly once, in `drop`.
         unsafe { bindings::cpus_read_lock() };
         Self(())
     }
@@ -19,7 +31,8 @@ impl CpusReadGuard {
 
 impl Drop for CpusReadGuard {
     fn drop(&mut self) {
-        // SAFETY: taken in `lock`.
+        // SAFETY: the guard exists only after `cpus_read_lock()` in `lock`, and this is its one
+        // release.
         unsafe { bindings::cpus_read_unlock() };
     }
 }
@@ -27,61 +40,156 @@ impl Drop for CpusReadGuard {
 /// Asserts (under lockdep) that the caller holds the CPU hotplug lock, as a hotplug callback,
 /// a memory notifier or a [`CpusReadGuard`] holder does.
 pub(crate) fn assert_cpus_held() {
-    // SAFETY: only inspects lockdep state.
+    // SAFETY: `lockdep_assert_cpus_held()` only reads lockdep's view of the current task's held
+    // locks (and warns); it has no precondition.
     unsafe { bindings::lockdep_assert_cpus_held() };
 }
 
-/// A CPU hotplug callback: `fn(cpu) -> 0 or -errno`.
-pub(crate) type CpuhpFn = unsafe extern "C" fn(cpu: u32) -> i32;
+/// `cpu` as an [`OfflineCpu`] for a caller that holds the CPU hotplug lock in some form (a
+/// hotplug callback, a memory notifier): checked by lockdep.
+pub(crate) fn offline_cpu_locked<'a>(cpu: u32) -> Option<OfflineCpu<'a>> {
+    assert_cpus_held();
+    if cpu >= kernel::cpu::nr_cpu_ids() || super::topology::cpu_online(cpu) {
+        return None;
+    }
+    // INVARIANT: `cpu` is possible and offline, and the caller holds the hotplug lock, so it
+    // cannot come online while the caller's borrow `'a` lasts.
+    Some(OfflineCpu {
+        cpu,
+        _lock: PhantomData,
+    })
+}
 
-/// A registered dynamic CPU hotplug state (`cpuhp_setup_state()`), removed on drop.
+/// Proof that a CPU is offline and cannot come online while this lives: its per-CPU data may be
+/// used by the holder, because no code runs on that CPU.
 ///
 /// # Invariants
 ///
-/// `state` was returned by a successful `__cpuhp_setup_state` for a dynamic state.
-pub(crate) struct CpuhpState {
-    state: bindings::cpuhp_state,
-    /// Whether removal calls the teardown for every CPU that reached the state.
-    invoke_on_remove: bool,
+/// `cpu` is a possible CPU that is offline, and the CPU hotplug lock is held (for reading by
+/// the holder of `'a`, or for writing by the hotplug core around a callback) for all of `'a`.
+pub(crate) struct OfflineCpu<'a> {
+    cpu: u32,
+    _lock: PhantomData<&'a CpusReadGuard>,
 }
 
-impl CpuhpState {
-    /// Registers `startup`/`teardown` at the dynamic state `dyn_state` (`CPUHP_AP_ONLINE_DYN` or
-    /// `CPUHP_BP_PREPARE_DYN`), calling `startup` now for every CPU already past it.
-    /// `invoke_on_remove` says whether `teardown` runs for those CPUs at removal: a "dead"
-    /// teardown must not (the CPUs are alive), an "offline" one must.
-    pub(crate) fn setup(
-        dyn_state: bindings::cpuhp_state,
-        name: &'static kernel::str::CStr,
-        startup: CpuhpFn,
-        teardown: CpuhpFn,
-        invoke_on_remove: bool,
-    ) -> kernel::error::Result<Self> {
-        // SAFETY: `name` is static; the callbacks are valid functions for the module's life
-        // (the state is removed in `drop`, before the module text goes).
+impl OfflineCpu<'_> {
+    /// The CPU's number.
+    pub(crate) fn id(&self) -> u32 {
+        self.cpu
+    }
+}
+
+/// Which range of dynamic hotplug states a [`CpuhpState`] takes a state from.
+#[derive(Clone, Copy)]
+pub(crate) enum Section {
+    /// `CPUHP_BP_PREPARE_DYN`: startup runs on a control CPU before the CPU boots; teardown
+    /// after it died.
+    Prepare,
+    /// `CPUHP_AP_ONLINE_DYN`: startup and teardown run on the CPU itself, while it is online.
+    Online,
+}
+
+/// The callbacks of a dynamic hotplug state.
+pub(crate) trait CpuhpCallbacks {
+    /// Where the state sits in the hotplug sequence.
+    const SECTION: Section;
+    /// Its name in `/sys/devices/system/cpu/hotplug/states`.
+    const NAME: &'static CStr;
+    /// Whether removing the state runs the teardown for every CPU that reached it: a "dead"
+    /// teardown must not (those CPUs are alive), an "offline" one must.
+    const TEARDOWN_ON_REMOVE: bool;
+
+    /// `cpu` reaches the state (it comes up, or the state is registered while it is up).
+    fn startup(cpu: u32) -> Result;
+
+    /// `cpu` leaves the state. In a [`Section::Prepare`] state the CPU is dead: `offline`
+    /// proves it. In a [`Section::Online`] state it is `None` (the CPU is still running, and
+    /// the callback runs on it).
+    fn teardown(cpu: u32, offline: Option<OfflineCpu<'_>>) -> Result;
+}
+
+/// A registered dynamic CPU hotplug state (`cpuhp_setup_state()`) with the callbacks of `T`,
+/// removed on drop.
+///
+/// # Invariants
+///
+/// `state` was returned by a successful `__cpuhp_setup_state()` with `T`'s trampolines.
+pub(crate) struct CpuhpState<T: CpuhpCallbacks> {
+    state: bindings::cpuhp_state,
+    _callbacks: PhantomData<T>,
+}
+
+/// Turns a callback's result into what the hotplug core expects: 0 or a negative errno.
+fn to_c(r: Result) -> i32 {
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// The C startup callback of `T`.
+///
+/// # Safety
+///
+/// Called by the CPU hotplug core only, for a state registered by [`CpuhpState::<T>::setup`].
+unsafe extern "C" fn startup_trampoline<T: CpuhpCallbacks>(cpu: u32) -> i32 {
+    to_c(T::startup(cpu))
+}
+
+/// The C teardown callback of `T`.
+///
+/// # Safety
+///
+/// Called by the CPU hotplug core only, for a state registered by [`CpuhpState::<T>::setup`].
+unsafe extern "C" fn teardown_trampoline<T: CpuhpCallbacks>(cpu: u32) -> i32 {
+    let offline = match T::SECTION {
+        Section::Online => None,
+        // INVARIANT: a `CPUHP_BP_PREPARE_DYN` teardown runs on a control CPU after `cpu` died,
+        // with the hotplug lock held for writing by the hotplug core until it returns; the
+        // proof does not outlive this call.
+        Section::Prepare => Some(OfflineCpu {
+            cpu,
+            _lock: PhantomData,
+        }),
+    };
+    to_c(T::teardown(cpu, offline))
+}
+
+impl<T: CpuhpCallbacks> CpuhpState<T> {
+    /// Registers `T`'s callbacks at a new dynamic state of `T::SECTION`, calling the startup
+    /// now for every CPU already past it.
+    pub(crate) fn setup() -> Result<Self> {
+        let section = match T::SECTION {
+            Section::Prepare => bindings::cpuhp_state_CPUHP_BP_PREPARE_DYN,
+            Section::Online => bindings::cpuhp_state_CPUHP_AP_ONLINE_DYN,
+        };
+        // SAFETY: `T::NAME` is static; the trampolines are functions of this module, valid
+        // until the state is removed in `drop`, which the module's teardown does before its
+        // text goes; `__cpuhp_setup_state()` takes the hotplug lock itself (`cpuslocked`
+        // false), and our callers hold none of rslab's locks.
         let ret = unsafe {
             bindings::__cpuhp_setup_state(
-                dyn_state,
-                name.as_char_ptr(),
+                section,
+                T::NAME.as_char_ptr(),
                 true,
-                Some(startup),
-                Some(teardown),
+                Some(startup_trampoline::<T>),
+                Some(teardown_trampoline::<T>),
                 false,
             )
         };
-        if ret < 0 {
-            return Err(kernel::error::Error::from_errno(ret));
-        }
+        to_result(ret)?;
+        // INVARIANT: a dynamic state: the return value is the state allocated.
         Ok(Self {
             state: ret as bindings::cpuhp_state,
-            invoke_on_remove,
+            _callbacks: PhantomData,
         })
     }
 }
 
-impl Drop for CpuhpState {
+impl<T: CpuhpCallbacks> Drop for CpuhpState<T> {
     fn drop(&mut self) {
-        // SAFETY: registered in `setup` (invariant); removal waits for running callbacks.
-        unsafe { bindings::__cpuhp_remove_state(self.state, self.invoke_on_remove) };
+        // SAFETY: `state` was set up in `setup` (invariant) and is removed once, here;
+        // `__cpuhp_remove_state()` waits for callbacks in progress.
+        unsafe { bindings::__cpuhp_remove_state(self.state, T::TEARDOWN_ON_REMOVE) };
     }
 }
