@@ -41,6 +41,8 @@ mod cache;
 mod cmd;
 #[path = "rslab/cpuarray.rs"]
 mod cpuarray;
+#[path = "rslab/debug.rs"]
+mod debug;
 #[path = "rslab/hotplug.rs"]
 mod hotplug;
 #[path = "rslab/info.rs"]
@@ -49,14 +51,22 @@ mod info;
 mod kunit;
 #[path = "rslab/layout.rs"]
 mod layout;
+#[path = "rslab/node.rs"]
+mod node;
+#[path = "rslab/percpu.rs"]
+mod percpu;
 #[path = "rslab/reaper.rs"]
 mod reaper;
 #[path = "rslab/registry.rs"]
 mod registry;
 #[path = "rslab/slab.rs"]
 mod slab;
+#[path = "rslab/stats.rs"]
+mod stats;
 #[path = "rslab/sys.rs"]
 mod sys;
+#[path = "rslab/validate.rs"]
+mod validate;
 #[path = "rslab/words.rs"]
 mod words;
 

@@ -72,7 +72,7 @@ impl CpuhpCallbacks for CpuPrepare {
             r.hotplug.cpu_dead.fetch_add(1, Relaxed);
             let caches = r.lock_caches();
             for e in caches.iter() {
-                let n = e.cache.drain_offline(&dead);
+                let n = e.cache.flush_offline(&dead);
                 r.hotplug.dead_drained.fetch_add(n as u64, Relaxed);
             }
         });

@@ -7,12 +7,14 @@
 #[kernel::macros::kunit_tests(rslab_kunit)]
 mod tests {
     use crate::{
-        cache::{Cache, Meta, VALIDATE_PIECE},
+        cache::{Cache, Meta},
         cmd::Name,
+        debug::Fault,
         registry::{validate, CpuOp, Flusher},
         sys::cpu_work::{CpuWork, CpuWorkFn},
         sys::pages::Gfp,
         sys::topology,
+        validate::VALIDATE_PIECE,
     };
     use core::{
         ptr::NonNull,
@@ -225,7 +227,7 @@ mod tests {
                     break;
                 }
                 self.steps.fetch_add(1, Relaxed);
-                if c.cached_hint(cpu) as usize != c.cached_here() {
+                if c.held_hint(cpu) as usize != c.held_here() {
                     self.mismatches.fetch_add(1, Relaxed);
                 }
             }
@@ -391,11 +393,8 @@ mod tests {
         let f = flusher()?;
         let c = Cache::new(&meta, name("dbl")?, 48, 8, true, None)?;
         let p = c.alloc(Gfp::KERNEL)?;
-        // SAFETY: debug cache: a double free is detected, not undefined.
-        unsafe {
-            c.free(p);
-            c.free(p);
-        }
+        assert!(c.free_checked(p.as_ptr()).is_ok());
+        assert!(matches!(c.free_checked(p.as_ptr()), Err(Fault::DoubleFree)));
         assert_eq!(c.stats.debug_errors.load(Relaxed), 1);
         let v = alloc_many(&c, 100)?;
         free_all(&c, v);
@@ -411,16 +410,20 @@ mod tests {
         let p = c.alloc(Gfp::KERNEL)?;
         // SAFETY: one byte past the object is the right red zone, inside the slot.
         unsafe { p.as_ptr().add(40).write(0) };
-        // SAFETY: debug cache.
-        unsafe { c.free(p) };
+        assert!(matches!(
+            c.free_checked(p.as_ptr()),
+            Err(Fault::RedZoneRight(0))
+        ));
         assert_eq!(c.stats.debug_errors.load(Relaxed), 1);
         assert_eq!(c.stats.quarantined.load(Relaxed), 1);
         let q = c.alloc(Gfp::KERNEL)?;
         assert!(q != p);
         // SAFETY: from `c`.
         unsafe { q.as_ptr().sub(1).write(0) };
-        // SAFETY: debug cache.
-        unsafe { c.free(q) };
+        assert!(matches!(
+            c.free_checked(q.as_ptr()),
+            Err(Fault::RedZoneLeft(1))
+        ));
         assert_eq!(c.stats.quarantined.load(Relaxed), 2);
         validate(&f, &c)
     }
@@ -432,8 +435,7 @@ mod tests {
         let c = Cache::new(&meta, name("uaf")?, 64, 8, true, None)?;
         let nid = topology::mem_node(topology::cpu_to_node(topology::this_cpu()));
         let p = c.alloc_node(Some(nid), Gfp::KERNEL)?;
-        // SAFETY: debug cache.
-        unsafe { c.free(p) };
+        assert!(c.free_checked(p.as_ptr()).is_ok());
         // SAFETY: the freed object stays mapped (its slab is kept); writing it is the bug the
         // debug cache must catch.
         unsafe { p.as_ptr().add(10).write(0x42) };
@@ -457,19 +459,23 @@ mod tests {
         let o = other.alloc(Gfp::KERNEL)?;
         let k = KBox::new([0u8; 64], GFP_KERNEL)?;
         let kp = NonNull::from(&*k).cast::<u8>();
-        // SAFETY: debug caches check these and refuse them.
-        unsafe {
-            c.free(o);
-            c.free(kp);
-            c.free(NonNull::new_unchecked(p.as_ptr().add(8)));
-        }
+        let inside = p.as_ptr().wrapping_add(8);
+        assert!(matches!(
+            c.free_checked(o.as_ptr()),
+            Err(Fault::NotThisCache)
+        ));
+        // Wherever the kmalloc object sits in its page: refused, one way or the other.
+        assert!(c.free_checked(kp.as_ptr()).is_err());
+        assert!(matches!(c.free_checked(inside), Err(Fault::NotObjectStart)));
+        let plain = Cache::new(&meta, name("plain")?, 64, 8, false, None)?;
+        assert!(matches!(
+            plain.free_checked(p.as_ptr()),
+            Err(Fault::NotChecked)
+        ));
         assert_eq!(c.stats.debug_errors.load(Relaxed), 3);
         assert_eq!(c.stats.quarantined.load(Relaxed), 0);
-        // SAFETY: genuine objects, freed once.
-        unsafe {
-            c.free(p);
-            other.free(o);
-        }
+        assert!(c.free_checked(p.as_ptr()).is_ok());
+        assert!(other.free_checked(o.as_ptr()).is_ok());
         validate(&f, &c)?;
         validate(&f, &other)
     }

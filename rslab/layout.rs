@@ -40,8 +40,12 @@ pub(crate) const MAX_ORDER: u32 = 3;
 pub(crate) const MIN_OBJECTS: usize = 16;
 /// Bytes of the freelist link.
 pub(crate) const LINK_BYTES: usize = 8;
+/// Debug slots: where the state word is (after the link).
+pub(crate) const DEBUG_STATE_OFFSET: usize = LINK_BYTES;
+/// Debug slots: where the left red zone starts (after the state word); it runs up to the object.
+pub(crate) const DEBUG_REDZONE_OFFSET: usize = DEBUG_STATE_OFFSET + 8;
 /// Debug slots: bytes before the object for the link, the state word and the left red zone.
-pub(crate) const DEBUG_LEAD: usize = 24;
+pub(crate) const DEBUG_LEAD: usize = DEBUG_REDZONE_OFFSET + 8;
 /// Debug slots: least bytes of right red zone after the object.
 pub(crate) const REDZONE: usize = 8;
 /// Objects at least this large (without debugging) keep their slab header off the slab: an

@@ -8,14 +8,16 @@
 //! mutex, then take the slab mutex for what needs the list.
 
 use crate::{
-    cache::{Cache, Census, Ctor, Fault, Meta},
+    cache::{Cache, Ctor, Meta},
     cmd::{Command, Name},
+    debug::Fault,
     reaper::Reapers,
     sys::cpu_work::{CpuWork, CpuWorkFn, Wq},
     sys::cpuhp::{self, CpusReadGuard},
     sys::dbgfs::{DbgDir, DbgFile, Show},
     sys::kmem::KmemBox,
     sys::topology,
+    validate::Census,
 };
 use core::{
     ops::{Deref, DerefMut},
@@ -71,7 +73,7 @@ impl CpuWorkFn for CpuRequest {
         }
         match self.op.load(Relaxed) {
             x if x == CpuOp::Flush as u32 => {
-                self.objects.store(cache.drain_local(&mut irq), Relaxed);
+                self.objects.store(cache.flush_local(&mut irq), Relaxed);
             }
             _ => match cache.validate_local(&mut irq) {
                 Ok(n) => self.objects.store(n, Relaxed),
@@ -148,7 +150,7 @@ impl Flusher {
             let cpu = cpu as u32;
             if let Some(offline) = cpuhp::offline_cpu_locked(cpu) {
                 let r = match op {
-                    CpuOp::Flush => Ok(cache.drain_offline(&offline)),
+                    CpuOp::Flush => Ok(cache.flush_offline(&offline)),
                     CpuOp::Validate => cache.validate_offline(&offline),
                 };
                 match r {
@@ -160,7 +162,7 @@ impl Flusher {
                 }
                 continue;
             }
-            if op == CpuOp::Flush && cache.cached_hint(cpu) == 0 {
+            if op == CpuOp::Flush && cache.held_hint(cpu) == 0 {
                 continue;
             }
             let d = &w.data;

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The per-CPU side of a cache: each CPU's object arrays, and what moves objects between them
+//! and the node lists.
+//!
+//! A CPU's arrays are its own: touched only on that CPU with local interrupts off (no lock, no
+//! atomic read-modify-write), or, once it is offline, by the holder of the proof of that
+//! ([`OfflineCpu`]). Words used here: objects go from the node lists into an array by a
+//! *refill*; back from an array to the node lists by a *flush* (its oldest batch when it is
+//! full, all of it in `flush_all` and when its CPU died); the reaper's visit (*reap*) flushes what
+//! sat unused since its last visit.
+
+use crate::{
+    cache::Cache,
+    cpuarray::ObjArray,
+    stats::{bump, CpuStats},
+    sys::{cpuhp::OfflineCpu, irq::IrqOff, topology},
+};
+use core::{
+    cell::UnsafeCell,
+    sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed},
+};
+use kernel::prelude::*;
+
+/// Capacity of a per-CPU array (about what SLUB's two per-CPU sheaves hold for small objects,
+/// so that a steady alloc/free batch of that many objects stays on the fast path).
+pub(crate) const ARRAY_CAP: usize = 256;
+/// Capacity of the per-CPU buffer of frees for other nodes.
+pub(crate) const REMOTE_CAP: usize = 64;
+
+pub(crate) struct CpuArrays {
+    pub(crate) objs: ObjArray<ARRAY_CAP>,
+    pub(crate) remote: ObjArray<REMOTE_CAP>,
+}
+
+/// The per-CPU part of a cache, one per possible CPU, allocated when the cache is created (so a
+/// CPU that comes online later never finds it missing, the race of "[PATCH - cpu hotplug] Fix
+/// races in kmem_cache_create and kmem_cache_destroy", LKML 2004).
+///
+/// # Invariants
+///
+/// `cache` is accessed only by code running on this slot's CPU with local interrupts disabled,
+/// or, while the CPU is offline, by the holder of an [`OfflineCpu`] for it (which holds the CPU
+/// hotplug lock, so such holders are serialised and the CPU cannot come back meanwhile).
+#[repr(align(64))]
+pub(crate) struct CpuSlot {
+    pub(crate) cache: UnsafeCell<CpuArrays>,
+    /// The node this CPU allocates from: its own if it has normal memory, else the first node
+    /// that does (`numa_mem_id()`'s choice). Memory hotplug changes it ([`Cache::update_cpu_nodes`]):
+    /// a node that gains or loses its normal memory must not leave its CPUs growing slabs
+    /// elsewhere and sending every free down the remote path.
+    pub(crate) node: AtomicU32,
+    /// Objects held in `cache`, as last stored by the owner: lets `flush_all` skip idle CPUs.
+    pub(crate) held: AtomicU32,
+    /// `allocs + frees` at the reaper's last visit (written by the owner only).
+    pub(crate) reap_mark: AtomicU64,
+    pub(crate) stats: CpuStats,
+}
+
+// SAFETY: all zeroes is a valid, empty `CpuSlot`: empty arrays (count 0, null pointers), node
+// 0, no cached objects, and every counter 0 (atomics are plain integers in memory).
+unsafe impl Zeroable for CpuSlot {}
+
+/// Sets each slot's node (slot `i` is CPU `i`'s) from the nodes that have normal memory now.
+pub(crate) fn set_cpu_nodes(cpus: &[CpuSlot]) {
+    for (cpu, slot) in cpus.iter().enumerate() {
+        let node = topology::mem_node(topology::cpu_to_node(cpu as u32));
+        slot.node.store(node, Relaxed);
+    }
+}
+
+impl CpuSlot {
+    /// The node this CPU allocates from.
+    #[inline(always)]
+    pub(crate) fn node(&self) -> u32 {
+        self.node.load(Relaxed)
+    }
+}
+
+// SAFETY: see the invariant: the `UnsafeCell` is never accessed from two CPUs at once.
+unsafe impl Sync for CpuSlot {}
+// SAFETY: a slot holds raw object pointers owned by its cache; moving it between threads is fine.
+unsafe impl Send for CpuSlot {}
+
+impl Cache {
+    /// This CPU's slot and cache. The `&mut` out of `&self` is the per-CPU discipline of
+    /// [`CpuSlot`]: exclusive because interrupts are off on the one CPU that may touch it, and
+    /// because it borrows `irq` mutably: one `IrqOff` hands out one `&mut CpuArrays` at a time.
+    #[inline(always)]
+    pub(crate) fn this_cpu<'a>(
+        &'a self,
+        irq: &'a mut IrqOff,
+    ) -> Option<(&'a CpuSlot, &'a mut CpuArrays)> {
+        let slot = self.cpus.get(irq.cpu() as usize)?;
+        // SAFETY: interrupts are off, so we stay on this CPU and nothing else on it runs until
+        // `irq` is dropped; other CPUs never touch an online CPU's slot (type invariant); and
+        // `irq` stays mutably borrowed while the reference lives, so no second one exists.
+        Some((slot, unsafe { &mut *slot.cache.get() }))
+    }
+
+    /// Puts `obj` into this CPU's arrays (the remote buffer if its slab is on another node),
+    /// giving a batch back first if the array is full. Counts neither the free nor the hint.
+    ///
+    /// # Safety
+    ///
+    /// `obj` must be an allocated object of this non-debug cache, not freed since, and no
+    /// longer used by the caller.
+    #[inline(always)]
+    pub(crate) unsafe fn free_one(&self, slot: &CpuSlot, cc: &mut CpuArrays, obj: *mut u8) {
+        let slab = self.header_of(obj);
+        // SAFETY: `obj` is an object of this cache (contract), so its slab header is live.
+        let onode = unsafe { (*slab).node };
+        if onode != slot.node() {
+            bump(&slot.stats.remote_frees);
+            if let Err(obj) = cc.remote.push(obj) {
+                self.flush_oldest(&mut cc.remote, REMOTE_CAP, Some(obj));
+            }
+        } else {
+            if cc.objs.len() >= self.limit {
+                // Full: the oldest batch goes back to the node lists.
+                self.flush_oldest(&mut cc.objs, self.batch, None);
+                bump(&slot.stats.flushes);
+            }
+            // There is room now (`limit <= ARRAY_CAP`, `batch >= 1`): the push cannot fail.
+            let _ = cc.objs.push(obj);
+        }
+    }
+
+    /// Takes the `n` oldest objects of `arr`, plus `extra`, back to their slabs. Works on the
+    /// array in place: no copy of it on the stack (this runs with interrupts off).
+    #[inline(never)]
+    pub(crate) fn flush_oldest<const N: usize>(
+        &self,
+        arr: &mut ObjArray<N>,
+        n: usize,
+        extra: Option<*mut u8>,
+    ) {
+        let n = n.min(arr.len());
+        self.free_to_slabs(&arr.as_slice()[..n]);
+        arr.drain_oldest(n, |_| {});
+        if let Some(o) = extra {
+            self.free_to_slabs(&[o]);
+        }
+    }
+
+    /// The reaper's visit on this CPU: objects that sat unused in the array since the last
+    /// visit go back (the oldest batch), so does the remote buffer, and empty slabs of this
+    /// CPU's node beyond one go back to the page allocator. Returns the objects given back.
+    pub(crate) fn reap_local(&self, irq: &mut IrqOff) -> usize {
+        if self.reap_blocked.load(Relaxed) != 0 {
+            return 0;
+        }
+        let Some((slot, cc)) = self.this_cpu(irq) else {
+            return 0;
+        };
+        let st = &slot.stats;
+        let activity = st.allocs.load(Relaxed) + st.frees.load(Relaxed);
+        let idle = slot.reap_mark.load(Relaxed) == activity;
+        slot.reap_mark.store(activity, Relaxed);
+        let mut n = 0;
+        if idle && !cc.objs.is_empty() {
+            n += cc.objs.len().min(self.batch.max(1));
+            self.flush_oldest(&mut cc.objs, self.batch.max(1), None);
+            bump(&st.flushes);
+        }
+        if !cc.remote.is_empty() {
+            n += cc.remote.len();
+            self.flush_oldest(&mut cc.remote, REMOTE_CAP, None);
+        }
+        slot.held
+            .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
+        if let Some(node) = self.node(slot.node()) {
+            let mut surplus = ObjArray::<8>::new();
+            self.take_surplus(&mut node.lists.lock(), 1, &mut surplus);
+            while let Some(s) = surplus.pop() {
+                // SAFETY: taken off the free list: empty and unreachable.
+                unsafe { self.free_slab(s.cast()) };
+            }
+        }
+        n
+    }
+
+    /// Objects this CPU's arrays hold now (the truth [`Self::held_hint`] must match).
+    #[cfg_attr(not(CONFIG_KUNIT = "y"), allow(dead_code))]
+    pub(crate) fn held_here(&self) -> usize {
+        let mut irq = IrqOff::new();
+        self.this_cpu(&mut irq)
+            .map_or(0, |(_, cc)| cc.objs.len() + cc.remote.len())
+    }
+
+    /// Objects held in CPU `cpu`'s arrays, as last stored by that CPU.
+    pub(crate) fn held_hint(&self, cpu: u32) -> u32 {
+        self.cpus
+            .get(cpu as usize)
+            .map_or(0, |s| s.held.load(Relaxed))
+    }
+
+    /// Drains this CPU's arrays back to the node lists. Returns the number of objects.
+    pub(crate) fn flush_local(&self, irq: &mut IrqOff) -> usize {
+        let Some((slot, cc)) = self.this_cpu(irq) else {
+            return 0;
+        };
+        let n = self.flush_arrays(cc);
+        slot.held.store(0, Relaxed);
+        if n > 0 {
+            bump(&slot.stats.flushes);
+        }
+        n
+    }
+
+    /// Drains the arrays of a CPU that is offline.
+    pub(crate) fn flush_offline(&self, cpu: &OfflineCpu<'_>) -> usize {
+        let Some(slot) = self.cpus.get(cpu.id() as usize) else {
+            return 0;
+        };
+        // SAFETY: `cpu` proves the CPU is offline and stays so while it lives: no code runs on
+        // it to touch its slot, and other CPUs touch an offline CPU's slot only with such a
+        // proof, under the hotplug lock, which serialises them (type invariant of `CpuSlot`).
+        let cc = unsafe { &mut *slot.cache.get() };
+        let n = self.flush_arrays(cc);
+        slot.held.store(0, Relaxed);
+        self.stats.offline_drained.fetch_add(n as u64, Relaxed);
+        n
+    }
+
+    pub(crate) fn flush_arrays(&self, cc: &mut CpuArrays) -> usize {
+        let n = cc.objs.len() + cc.remote.len();
+        while !cc.objs.is_empty() {
+            self.flush_oldest(&mut cc.objs, ARRAY_CAP, None);
+        }
+        while !cc.remote.is_empty() {
+            self.flush_oldest(&mut cc.remote, REMOTE_CAP, None);
+        }
+        n
+    }
+}

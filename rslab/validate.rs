@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `validate`: a cache's per-CPU arrays, slabs, lists and counters checked against each other.
+//!
+//! Meaningful when nothing else uses the cache. The arrays are checked on their own CPUs (or,
+//! for an offline CPU, by the holder of the proof that it is offline), then each node's lists in
+//! pieces, so that a large cache never keeps a CPU's interrupts off for the whole walk.
+
+use crate::{
+    cache::Cache,
+    debug::Fault,
+    percpu::CpuArrays,
+    slab::{ListKind, SlabHeader, SLAB_MAGIC},
+    sys::{cpuhp::OfflineCpu, irq::IrqOff},
+};
+use core::ptr::null_mut;
+use kernel::prelude::*;
+
+/// Slabs `validate` checks per hold of a node's lock.
+pub(crate) const VALIDATE_PIECE: usize = 64;
+
+/// What `validate` counted.
+#[derive(Default, Debug)]
+pub(crate) struct Census {
+    pub(crate) slabs: usize,
+    /// Objects out of slab freelists (with users, in arrays, or quarantined).
+    pub(crate) inuse: usize,
+}
+
+impl Cache {
+    /// Checks this CPU's arrays: every object must be a slot of one of this cache's slabs.
+    /// Returns the number of objects held.
+    pub(crate) fn validate_local(&self, irq: &mut IrqOff) -> Result<usize, Fault> {
+        let Some((_, cc)) = self.this_cpu(irq) else {
+            return Ok(0);
+        };
+        self.validate_array(cc)
+    }
+
+    /// As [`Self::validate_local`], for a CPU that is offline.
+    pub(crate) fn validate_offline(&self, cpu: &OfflineCpu<'_>) -> Result<usize, Fault> {
+        let Some(slot) = self.cpus.get(cpu.id() as usize) else {
+            return Ok(0);
+        };
+        // SAFETY: `cpu` proves the CPU is offline and stays so while it lives, so its slot is
+        // not written by its owner; writers from other CPUs need the same proof under the
+        // hotplug lock, which the holder of `cpu` has (type invariant of `CpuSlot`).
+        self.validate_array(unsafe { &*slot.cache.get() })
+    }
+
+    pub(crate) fn validate_array(&self, cc: &CpuArrays) -> Result<usize, Fault> {
+        for &obj in Iterator::chain(cc.objs.as_slice().iter(), cc.remote.as_slice()) {
+            let slab = self.header_of(obj);
+            // SAFETY: objects in an array came from this cache's slabs, which stay allocated
+            // while they have objects in use; we only read the header.
+            let magic = unsafe { (*slab).magic };
+            if magic != SLAB_MAGIC ^ self.id {
+                return Err(Fault::NotThisCache);
+            }
+            if self
+                .layout
+                // SAFETY: the header of a slab with an object in an array is live; read only.
+                .object_index((obj as usize).wrapping_sub(unsafe { (*slab).base } as usize))
+                .is_none()
+            {
+                return Err(Fault::NotObjectStart);
+            }
+        }
+        Ok(cc.objs.len() + cc.remote.len())
+    }
+
+    /// Walks every slab of every node: magic, node, list, freelist and counters.
+    ///
+    /// The lists are walked [`VALIDATE_PIECE`] slabs at a time, with the node's lock (and so
+    /// interrupts) dropped in between: a large cache must not keep a CPU's interrupts off for
+    /// the whole walk (a soft lockup). The node's generation must not change across the pieces;
+    /// if it does, the cache was in use and the walk fails with [`Fault::Busy`].
+    pub(crate) fn validate_nodes(&self) -> Result<Census, (u32, Fault)> {
+        let mut census = Census::default();
+        let objects = self.layout.objects;
+        for (nid, node) in self.nodes.iter().enumerate() {
+            let nid = nid as u32;
+            let (mut slabs, mut free, mut inuse) = (0usize, 0usize, 0usize);
+            let mut fault = None;
+            let mut gen = None;
+            let mut pieces = 0usize;
+            for kind in [ListKind::Partial, ListKind::Full, ListKind::Free] {
+                let mut cursor = None;
+                loop {
+                    let mut l = node.lists.lock();
+                    match gen {
+                        None => gen = Some(l.gen),
+                        Some(g) if g != l.gen => return Err((nid, Fault::Busy)),
+                        Some(_) => {}
+                    }
+                    // A corrupted (cyclic) list must not keep us here: no more pieces than the
+                    // node's slabs can fill.
+                    if pieces > l.total_objects / objects.max(1) / VALIDATE_PIECE + 3 {
+                        return Err((nid, Fault::WrongList));
+                    }
+                    pieces += 1;
+                    let Some(list) = l.list(kind) else { break };
+                    let start = cursor.unwrap_or_else(|| list.first().unwrap_or(null_mut()));
+                    let visit = |slab: *mut SlabHeader| {
+                        if fault.is_some() {
+                            return;
+                        }
+                        // SAFETY: `slab` is on this node's list; we hold the node lock.
+                        let s = unsafe { &*slab };
+                        if s.magic != SLAB_MAGIC ^ self.id || s.node != nid {
+                            fault = Some(Fault::NotThisCache);
+                            return;
+                        }
+                        let n = s.inuse as usize;
+                        let right = match kind {
+                            ListKind::Partial => n > 0 && n < objects,
+                            ListKind::Full => n == objects,
+                            _ => n == 0,
+                        };
+                        if s.list != kind || !right {
+                            fault = Some(Fault::WrongList);
+                            return;
+                        }
+                        // SAFETY: `s` is a slab of this cache's layout, on this node's list,
+                        // and we hold the node lock: nobody else walks or changes it.
+                        match unsafe { s.count_free(&self.layout) } {
+                            Ok(f) if f == objects - n => free += f,
+                            _ => fault = Some(Fault::Freelist),
+                        }
+                        slabs += 1;
+                        inuse += n;
+                    };
+                    // SAFETY: `start` is the list's head, or where the previous piece stopped,
+                    // which is still on this list: the generation has not changed since.
+                    let next = unsafe { list.for_each_from(start, VALIDATE_PIECE, visit) };
+                    drop(l);
+                    if let Some(f) = fault {
+                        return Err((nid, f));
+                    }
+                    match next {
+                        Some(s) => cursor = Some(s),
+                        None => break,
+                    }
+                }
+            }
+            let l = node.lists.lock();
+            if gen != Some(l.gen) {
+                return Err((nid, Fault::Busy));
+            }
+            if l.free_objects != free || l.total_objects != slabs * objects {
+                return Err((nid, Fault::Counters));
+            }
+            census.slabs += slabs;
+            census.inuse += inuse;
+        }
+        Ok(census)
+    }
+}
