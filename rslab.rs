@@ -14,7 +14,7 @@
 //!
 //! 1. `cpus_read_lock` (the CPU hotplug lock; held by the caller in cpuhp callbacks and in
 //!    memory/node notifiers) — [`sys::cpuhp::CpusReadGuard`]
-//! 2. the flush mutex (serialises `flush_all`) — [`registry::Flusher`].
+//! 2. the flush mutex (serialises `flush_all`) — [`flush::Flusher`].
 //!    **Never acquired while the slab mutex is held**: commands that flush do so before they
 //!    take the slab mutex, holding only a reference to the cache.
 //! 3. the slab mutex (the list of caches) — [`registry::Registry`]
@@ -30,8 +30,7 @@
 //! The per-CPU object arrays take no lock: they are touched only by their own CPU with
 //! interrupts off, or, while their CPU is offline, by a holder of the CPU hotplug lock.
 
-use core::fmt;
-use kernel::{page::PAGE_SIZE, prelude::*, uaccess::UserSliceReader};
+use kernel::{prelude::*, sync::Arc};
 
 #[path = "rslab/api.rs"]
 mod api;
@@ -43,6 +42,10 @@ mod cmd;
 mod cpuarray;
 #[path = "rslab/debug.rs"]
 mod debug;
+#[path = "rslab/debugfs.rs"]
+mod debugfs;
+#[path = "rslab/flush.rs"]
+mod flush;
 #[path = "rslab/hotplug.rs"]
 mod hotplug;
 #[path = "rslab/info.rs"]
@@ -87,55 +90,6 @@ module! {
 /// Accepted range of `reap_interval_ms`.
 const REAP_INTERVAL_MS: core::ops::RangeInclusive<u32> = 10..=60000;
 
-/// A pointer to the registry for the debugfs files.
-///
-/// # Invariants
-///
-/// The registry outlives the files: [`Rslab`] removes its files before it drops its registry.
-struct RegRef(*const registry::Registry);
-
-// SAFETY: `Registry` is `Sync`; the pointer is only used for shared access (invariant).
-unsafe impl Send for RegRef {}
-// SAFETY: only `&Registry` is handed out, and `Registry` is `Sync`.
-unsafe impl Sync for RegRef {}
-
-impl RegRef {
-    fn get(&self) -> &registry::Registry {
-        // SAFETY: the registry is alive while any file exists (type invariant), and a file's
-        // callbacks only run while it exists (its removal waits for them).
-        unsafe { &*self.0 }
-    }
-}
-
-/// What a read-only file of the registry prints.
-type ShowFn = fn(&registry::Registry, &mut fmt::Formatter<'_>) -> fmt::Result;
-
-/// A read-only file of the registry: prints with `show`.
-struct RegShow {
-    reg: RegRef,
-    show: ShowFn,
-}
-
-impl sys::dbgfs::Show for RegShow {
-    fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        (self.show)(self.reg.get(), f)
-    }
-}
-
-/// The `control` file.
-struct Control(RegRef);
-
-impl sys::dbgfs::Store for Control {
-    fn store(&self, reader: &mut UserSliceReader) -> Result {
-        let input = sys::dbgfs::Command::read(reader)?;
-        let cmd = cmd::parse(input.bytes(), PAGE_SIZE).map_err(|e| {
-            pr_debug!("control: refused ({:?})\n", e);
-            EINVAL
-        })?;
-        self.0.get().execute(cmd)
-    }
-}
-
 /// rslab's hooks into CPU and memory hotplug, registered in the order of the initializer and
 /// removed in the order of the fields.
 #[pin_data]
@@ -161,35 +115,6 @@ impl Hooks {
     }
 }
 
-/// The files at the top of rslab's debugfs directory: the way in for commands.
-struct Files {
-    _control: Pin<KBox<sys::dbgfs::DbgFile<Control>>>,
-    _info: Pin<KBox<sys::dbgfs::DbgFile<info::Info>>>,
-    _shows: KVec<Pin<KBox<sys::dbgfs::DbgFile<RegShow>>>>,
-}
-
-impl Files {
-    fn new(dir: &sys::dbgfs::DbgDir, reg: &registry::Registry) -> Result<Self> {
-        let r = || RegRef(core::ptr::from_ref(reg));
-        let mut shows = KVec::new();
-        let table: [(&CStr, ShowFn); 3] = [
-            (c"slabinfo", registry::Registry::slabinfo),
-            (c"reaper", |r, f| r.reapers.show(f)),
-            (c"hotplug", registry::Registry::show_hotplug),
-        ];
-        for (name, show) in table {
-            let file = sys::dbgfs::DbgFile::read_only(name, dir, RegShow { reg: r(), show })?;
-            shows.push(file, GFP_KERNEL)?;
-        }
-        Ok(Self {
-            _info: sys::dbgfs::DbgFile::read_only(c"info", dir, info::Info)?,
-            _shows: shows,
-            // Last: no command can arrive before everything else is there.
-            _control: sys::dbgfs::DbgFile::write_only(c"control", dir, Control(r()))?,
-        })
-    }
-}
-
 /// The module instance: owns the registry, its hooks and the debugfs tree.
 ///
 /// Teardown (`drop`) goes in the reverse order of what depends on what: the files first
@@ -198,9 +123,9 @@ impl Files {
 /// a module that calls the API depends on rslab, so rslab is unloaded only after it.
 #[pin_data(PinnedDrop)]
 struct Rslab {
-    files: Option<Files>,
+    files: Option<debugfs::Files>,
     hooks: Option<Pin<KBox<Hooks>>>,
-    registry: Pin<KBox<registry::Registry>>,
+    registry: Arc<registry::Registry>,
     /// Declared after `registry`: its `caches/` subdirectory goes first.
     _dir: sys::dbgfs::DbgDir,
 }
@@ -218,14 +143,14 @@ impl kernel::InPlaceModule for Rslab {
                 return Err(EINVAL);
             }
             let dir = sys::dbgfs::DbgDir::new(c"rslab", None)?;
-            let registry = KBox::pin_init(registry::Registry::new(&dir, interval), GFP_KERNEL)?;
+            let registry = Arc::pin_init(registry::Registry::new(&dir, interval), GFP_KERNEL)?;
             // SAFETY: the registry lives until `Rslab` is dropped, whose `drop` unregisters
             // every hook and stops the reapers before `clear_global`; if registering the hooks
             // fails, none is registered and the global is cleared right away.
             unsafe { registry::set_global(&registry) };
             let hooks = KBox::try_pin_init(Hooks::register(), GFP_KERNEL)
                 .inspect_err(|_| registry::clear_global())?;
-            let files = match Files::new(&dir, &registry) {
+            let files = match debugfs::Files::new(&dir, &registry) {
                 Ok(f) => f,
                 Err(e) => {
                     drop(hooks);

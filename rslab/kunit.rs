@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! KUnit suite: what needs a kernel to test (real slabs, NUMA nodes, per-CPU work, the debug
-//! checks). It runs when the module is loaded, before its init, so it builds its own metadata
-//! caches and flusher instead of using the module's.
+//! checks). KUnit runs it when the module goes live, after its init; the tests build their own
+//! metadata caches and flusher, so that they neither disturb nor depend on the module's caches.
+//! Only the test of the slab-mutex rule uses the module's registry, whose mutex it is about.
 
 #[kernel::macros::kunit_tests(rslab_kunit)]
 mod tests {
@@ -10,10 +11,12 @@ mod tests {
         cache::{Cache, Meta},
         cmd::Name,
         debug::Fault,
-        registry::{validate, CpuOp, Flusher},
+        flush::{CpuOp, Flusher},
+        registry,
         sys::cpu_work::{CpuWork, CpuWorkFn},
         sys::pages::Gfp,
         sys::topology,
+        validate::validate,
         validate::VALIDATE_PIECE,
     };
     use core::{
@@ -478,5 +481,22 @@ mod tests {
         assert!(other.free_checked(o.as_ptr()).is_ok());
         validate(&f, &c)?;
         validate(&f, &other)
+    }
+
+    /// The flush mutex is never taken under the slab mutex: lockdep knows when the current task
+    /// holds the slab mutex, and every flush asks it first.
+    #[test]
+    fn no_flush_under_the_slab_mutex() -> Result {
+        let r = registry::global().ok_or(ENODEV)?;
+        assert!(r.may_flush().is_ok());
+        let caches = r.lock_caches();
+        let refused = r.may_flush();
+        drop(caches);
+        #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
+        assert_eq!(refused, Err(EDEADLK));
+        #[cfg(not(CONFIG_DEBUG_LOCK_ALLOC))]
+        assert!(refused.is_ok());
+        assert!(r.may_flush().is_ok());
+        Ok(())
     }
 }

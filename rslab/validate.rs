@@ -9,11 +9,15 @@
 use crate::{
     cache::Cache,
     debug::Fault,
+    flush::{CpuOp, Flusher},
     percpu::CpuArrays,
     slab::{ListKind, SlabHeader, SLAB_MAGIC},
-    sys::{cpuhp::OfflineCpu, irq::IrqOff},
+    sys::{
+        cpuhp::{CpusReadGuard, OfflineCpu},
+        irq::IrqOff,
+    },
 };
-use core::ptr::null_mut;
+use core::{ptr::null_mut, sync::atomic::Ordering::Relaxed};
 use kernel::prelude::*;
 
 /// Slabs `validate` checks per hold of a node's lock.
@@ -155,4 +159,44 @@ impl Cache {
         }
         Ok(census)
     }
+}
+
+/// Walks every per-CPU array (on its CPU), slab and list of `cache`, and checks the counters
+/// against what was found: objects out of slab freelists must equal live objects plus objects
+/// cached in per-CPU arrays plus quarantined ones. Meaningful when nothing else uses the cache.
+pub(crate) fn validate(flusher: &Flusher, cache: &Cache) -> Result {
+    // No CPU may die between the per-CPU and the per-node phase (its arrays would be drained
+    // in between): hold the hotplug lock across both.
+    let _cpus = CpusReadGuard::lock();
+    let cached = flusher.run_cpus_locked(cache, CpuOp::Validate)?;
+    let census: Census = cache.validate_nodes().map_err(|(nid, f): (u32, Fault)| {
+        if matches!(f, Fault::Busy) {
+            pr_info!("validate {:?}: node {}: {}\n", cache.name, nid, f);
+            return EBUSY;
+        }
+        pr_err!("validate {:?}: node {}: {}\n", cache.name, nid, f);
+        EUCLEAN
+    })?;
+    let live = cache.live();
+    let quarantined = cache.stats.quarantined.load(Relaxed) as i64;
+    let expect = live + quarantined + cached as i64;
+    if census.inuse as i64 != expect {
+        pr_err!(
+            "validate {:?}: {} objects in use in slabs, but counters say {} live + {} cached + {} quarantined\n",
+            cache.name,
+            census.inuse,
+            live,
+            cached,
+            quarantined
+        );
+        return Err(EUCLEAN);
+    }
+    pr_info!(
+        "validate {:?}: ok: {} slabs, {} objects in use ({} cached)\n",
+        cache.name,
+        census.slabs,
+        census.inuse,
+        cached
+    );
+    Ok(())
 }
