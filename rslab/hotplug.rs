@@ -114,7 +114,7 @@ impl NodeCallback for NodeHotplug {
         with_registry(|r| {
             let h = &r.hotplug;
             match event {
-                NodeEvent::AddingFirstMemory => {
+                NodeEvent::AddingFirst => {
                     h.node_adding_first.fetch_add(1, Relaxed);
                     let caches = r.lock_caches();
                     for e in caches.iter() {
@@ -125,18 +125,18 @@ impl NodeCallback for NodeHotplug {
                         }
                     }
                 }
-                NodeEvent::AddedFirstMemory => {
+                NodeEvent::AddedFirst => {
                     h.node_added_first.fetch_add(1, Relaxed);
                 }
-                NodeEvent::RemovingLastMemory => {
+                NodeEvent::RemovingLast => {
                     h.node_removing_last.fetch_add(1, Relaxed);
                     r.flush_and_shrink_all_cpus_locked();
                 }
-                NodeEvent::RemovedLastMemory => {
+                NodeEvent::RemovedLast => {
                     // Nothing is freed: lockless readers may still hold the node's structures.
                     h.node_removed_last.fetch_add(1, Relaxed);
                 }
-                NodeEvent::CancelAddingFirstMemory | NodeEvent::CancelRemovingLastMemory => {
+                NodeEvent::CancelAddingFirst | NodeEvent::CancelRemovingLast => {
                     h.node_cancel.fetch_add(1, Relaxed);
                 }
             }

@@ -198,7 +198,7 @@ impl Registry {
             kernel::warn_on!(true);
             return Err(e);
         }
-        self.flush_cpus_locked(cache, op)
+        self.flusher.run_cpus_locked(cache, op)
     }
 
     /// As [`Self::flush_cpus_locked`], taking the CPU hotplug lock.

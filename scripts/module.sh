@@ -6,7 +6,8 @@
 #   scripts/module.sh             build
 #   scripts/module.sh fmt         rustfmt the module sources with the kernel's .rustfmt.toml
 #   scripts/module.sh fmt-check   the same, failing on any difference
-# CLIPPY=1 in the environment runs clippy as part of the build, as in-tree.
+# CLIPPY=1 in the environment runs clippy as part of the build, as in-tree; RSLAB_GENERIC=1
+# builds the arch-independent fallbacks of rslab/sys/ instead of the x86-64 code.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -16,7 +17,8 @@ if [ -z "${KDIR:-}" ]; then
 	use_kernel "$KDIR"
 fi
 [ -f "$KDIR/Module.symvers" ] || die "KDIR=$KDIR is not a built kernel tree (no Module.symvers)"
-KMAKE=(make -C "$KDIR" M="$RSLAB_TOP" LLVM="$LLVM_SUFFIX" RUST_LIB_SRC="$RUST_LIB_SRC")
+KMAKE=(make -C "$KDIR" M="$RSLAB_TOP" LLVM="$LLVM_SUFFIX" RUST_LIB_SRC="$RUST_LIB_SRC"
+	RSLAB_GENERIC="${RSLAB_GENERIC:-}")
 
 case "${1:-build}" in
 build)

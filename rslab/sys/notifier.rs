@@ -63,23 +63,23 @@ impl MemoryEvent {
 /// What happens to a node's memory as a whole (the node notifier's events).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum NodeEvent {
-    AddingFirstMemory,
-    AddedFirstMemory,
-    CancelAddingFirstMemory,
-    RemovingLastMemory,
-    RemovedLastMemory,
-    CancelRemovingLastMemory,
+    AddingFirst,
+    AddedFirst,
+    CancelAddingFirst,
+    RemovingLast,
+    RemovedLast,
+    CancelRemovingLast,
 }
 
 impl NodeEvent {
     fn from_raw(action: c_ulong) -> Option<Self> {
         Some(match action {
-            NODE_ADDING_FIRST_MEMORY => Self::AddingFirstMemory,
-            NODE_ADDED_FIRST_MEMORY => Self::AddedFirstMemory,
-            NODE_CANCEL_ADDING_FIRST_MEMORY => Self::CancelAddingFirstMemory,
-            NODE_REMOVING_LAST_MEMORY => Self::RemovingLastMemory,
-            NODE_REMOVED_LAST_MEMORY => Self::RemovedLastMemory,
-            NODE_CANCEL_REMOVING_LAST_MEMORY => Self::CancelRemovingLastMemory,
+            NODE_ADDING_FIRST_MEMORY => Self::AddingFirst,
+            NODE_ADDED_FIRST_MEMORY => Self::AddedFirst,
+            NODE_CANCEL_ADDING_FIRST_MEMORY => Self::CancelAddingFirst,
+            NODE_REMOVING_LAST_MEMORY => Self::RemovingLast,
+            NODE_REMOVED_LAST_MEMORY => Self::RemovedLast,
+            NODE_CANCEL_REMOVING_LAST_MEMORY => Self::CancelRemovingLast,
             _ => return None,
         })
     }

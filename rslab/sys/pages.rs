@@ -2,6 +2,11 @@
 
 //! Slabs from the page allocator: naturally aligned blocks of `PAGE_SIZE << order` bytes on a
 //! chosen node, and the direct-map range check debug mode uses before trusting a pointer.
+//!
+//! The conversions between a `struct page` and its direct-map address (`page_address()`,
+//! `virt_to_page()`, `virt_addr_valid()`) are inline arithmetic on x86-64 with
+//! `SPARSEMEM_VMEMMAP`, as C's macros compile to there; every other configuration, and any build
+//! with `--cfg rslab_generic`, calls the kernel's own macros through `helpers.c`.
 
 use core::ptr::NonNull;
 use kernel::bindings;
@@ -55,17 +60,74 @@ pub(crate) fn alloc_slab(nid: u32, order: u32, gfp: Gfp) -> Option<NonNull<u8>> 
     NonNull::new(page_address(page))
 }
 
-/// The bases of the `struct page` array and of the direct map (x86-64, `SPARSEMEM_VMEMMAP`).
-fn bases() -> (usize, usize) {
-    // SAFETY: both are set during early boot and never change afterwards.
-    unsafe { (bindings::vmemmap_base, bindings::page_offset_base) }
+#[cfg(all(CONFIG_X86_64, CONFIG_SPARSEMEM_VMEMMAP, not(rslab_generic)))]
+mod arch {
+    use kernel::bindings;
+
+    /// The bases of the `struct page` array and of the direct map.
+    fn bases() -> (usize, usize) {
+        // SAFETY: both are set during early boot (KASLR) and never change afterwards.
+        unsafe { (bindings::vmemmap_base, bindings::page_offset_base) }
+    }
+
+    /// `page_address()`: the direct-map address of `page` (no highmem on x86-64).
+    pub(super) fn page_address(page: *mut bindings::page) -> *mut u8 {
+        let (vmemmap, direct) = bases();
+        let pfn = (page as usize - vmemmap) / core::mem::size_of::<bindings::page>();
+        (direct + (pfn << bindings::PAGE_SHIFT)) as *mut u8
+    }
+
+    /// `virt_to_page()` for a direct-map address.
+    pub(super) fn virt_to_page(addr: usize) -> *mut bindings::page {
+        let (vmemmap, direct) = bases();
+        let pfn = (addr - direct) >> bindings::PAGE_SHIFT;
+        (vmemmap + pfn * core::mem::size_of::<bindings::page>()) as *mut bindings::page
+    }
+
+    /// Whether `addr` lies in the direct map of RAM: between its base and `high_memory`.
+    pub(super) fn in_direct_map(addr: usize) -> bool {
+        // SAFETY: `page_offset_base` is set at boot; `high_memory` (end of the direct map) only
+        // grows, on memory hot-add, and a stale value only makes the check stricter.
+        let (base, end) = unsafe { (bindings::page_offset_base, bindings::high_memory as usize) };
+        addr >= base && addr < end
+    }
+}
+
+#[cfg(not(all(CONFIG_X86_64, CONFIG_SPARSEMEM_VMEMMAP, not(rslab_generic))))]
+mod arch {
+    use core::ffi::c_void;
+    use kernel::bindings;
+
+    // `struct page` as `void *`: its binding has an empty member that `improper_ctypes` rejects.
+    unsafe extern "C" {
+        fn rslab_helper_page_address(page: *mut c_void) -> *mut u8;
+        fn rslab_helper_virt_to_page(addr: *const u8) -> *mut c_void;
+        fn rslab_helper_virt_addr_valid(addr: *const u8) -> bool;
+    }
+
+    /// `page_address()`.
+    pub(super) fn page_address(page: *mut bindings::page) -> *mut u8 {
+        // SAFETY: `page` is a page the caller owns (from the page allocator, without
+        // `__GFP_HIGHMEM`), so it has a direct-map address; the macro only computes it.
+        unsafe { rslab_helper_page_address(page.cast()) }
+    }
+
+    /// `virt_to_page()` for a direct-map address.
+    pub(super) fn virt_to_page(addr: usize) -> *mut bindings::page {
+        // SAFETY: the macro only computes the address of the `struct page` from `addr`.
+        unsafe { rslab_helper_virt_to_page(addr as *const u8).cast() }
+    }
+
+    /// `virt_addr_valid()`: whether `addr` is a direct-map address of RAM.
+    pub(super) fn in_direct_map(addr: usize) -> bool {
+        // SAFETY: the macro accepts any address and only computes and checks its pfn.
+        unsafe { rslab_helper_virt_addr_valid(addr as *const u8) }
+    }
 }
 
 /// `page_address()`: the direct-map address of `page`.
 fn page_address(page: *mut bindings::page) -> *mut u8 {
-    let (vmemmap, direct) = bases();
-    let pfn = (page as usize - vmemmap) / core::mem::size_of::<bindings::page>();
-    (direct + (pfn << bindings::PAGE_SHIFT)) as *mut u8
+    arch::page_address(page)
 }
 
 /// Gives a slab back to the page allocator.
@@ -79,11 +141,9 @@ pub(crate) unsafe fn free_slab(p: NonNull<u8>, order: u32) {
     unsafe { bindings::free_pages(p.as_ptr() as usize, order) }
 }
 
-/// `virt_to_page()` for a direct-map address (x86-64, `SPARSEMEM_VMEMMAP`).
+/// `virt_to_page()` for a direct-map address.
 fn virt_to_page(addr: usize) -> *mut bindings::page {
-    let (vmemmap, direct) = bases();
-    let pfn = (addr - direct) >> bindings::PAGE_SHIFT;
-    (vmemmap + pfn * core::mem::size_of::<bindings::page>()) as *mut bindings::page
+    arch::virt_to_page(addr)
 }
 
 /// Stores `value` in the `private` field of the first page of the slab at `base`: where an
@@ -114,30 +174,23 @@ pub(crate) unsafe fn slab_private(base: usize) -> usize {
 /// Whether `addr` lies in the kernel's direct map of RAM, where slabs live. Debug checks use
 /// it before reading a slab header through a pointer they were handed.
 pub(crate) fn in_direct_map(addr: usize) -> bool {
-    // SAFETY: `page_offset_base` is set at boot; `high_memory` (end of the direct map) only
-    // grows, on memory hot-add, and a stale value only makes the check stricter.
-    let (base, end) = unsafe { (bindings::page_offset_base, bindings::high_memory as usize) };
-    addr >= base && addr < end
+    arch::in_direct_map(addr)
 }
 
-/// The NUMA node of the page `p` lives in, as the page allocator sees it, or `None` if its page
-/// is not online memory. Looked up through the page tables (`slow_virt_to_phys()`), so it is
-/// right for any kernel address of RAM, not only the direct map.
+/// The NUMA node of the page `p` lives in, as the page allocator sees it, or `None` if `p` is not
+/// a direct-map address of online memory.
 #[allow(
     dead_code,
     reason = "rslab_test's KUnit suite uses it; rslab.ko compiles this file too"
 )]
 pub(crate) fn node_of_address(p: NonNull<u8>) -> Option<u32> {
-    // SAFETY: `slow_virt_to_phys()` walks the kernel page tables for any address and only reads
-    // them; `pfn_to_online_page()` returns null unless the pfn is online memory with a valid
-    // `struct page`, whose node `page_to_nid()` reads from the page flags.
-    let nid = unsafe {
-        let phys = bindings::slow_virt_to_phys(p.as_ptr().cast());
-        let page = bindings::pfn_to_online_page((phys >> bindings::PAGE_SHIFT) as usize);
-        if page.is_null() {
-            return None;
-        }
-        bindings::page_to_nid(page)
-    };
+    let addr = p.as_ptr() as usize;
+    if !in_direct_map(addr) {
+        return None;
+    }
+    let page = virt_to_page(addr);
+    // SAFETY: `addr` is a direct-map address of RAM (checked above), so `page` is its valid
+    // `struct page`; `page_to_nid()` reads the node from its flags.
+    let nid = unsafe { bindings::page_to_nid(page) };
     u32::try_from(nid).ok()
 }

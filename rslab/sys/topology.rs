@@ -3,7 +3,8 @@
 //! CPU and NUMA-node facts, read from the kernel's own masks and maps.
 //!
 //! Thin wrappers over `kernel::bindings`; the helpers the C side has as inline functions
-//! (`cpu_to_node`, `node_state`, `cpu_online`) are rebuilt here from their exported data.
+//! (`cpu_to_node`, `node_state`, `cpu_online`) are rebuilt here from their exported data, the
+//! same on every architecture.
 
 use kernel::bindings;
 
@@ -34,23 +35,36 @@ pub(crate) fn this_cpu() -> u32 {
     kernel::cpu::CpuId::current().as_u32()
 }
 
-/// The node of `cpu` (`cpu_to_node`): x86's per-CPU `x86_cpu_to_node_map`, which boot code fills
-/// for every possible CPU.
+/// The node of `cpu` (`cpu_to_node()`): with `CONFIG_USE_PERCPU_NUMA_NODE_ID`, which every
+/// NUMA architecture Rust builds for selects, that is `per_cpu(numa_node, cpu)`, set by
+/// `set_cpu_numa_node()` for every possible CPU at boot; without NUMA it is node 0.
+#[cfg(CONFIG_USE_PERCPU_NUMA_NODE_ID)]
 pub(crate) fn cpu_to_node(cpu: u32) -> u32 {
     if cpu >= nr_cpu_ids() {
         return 0;
     }
-    // `per_cpu(x86_cpu_to_node_map, cpu)`, which `cpu_to_node()` is: written at boot and on
-    // NUMA setup only, read plainly.
     // SAFETY: `cpu` is a possible CPU (checked above), so `__per_cpu_offset[cpu]` is the offset
-    // of its per-CPU area; adding it to a per-CPU variable's address is `per_cpu_ptr()`.
+    // of its per-CPU area, and adding it to the address of the per-CPU variable `numa_node` is
+    // `per_cpu_ptr()`; the value is written at boot and on NUMA setup only, read plainly (a
+    // volatile read, as `per_cpu()` is a plain load).
     let nid = unsafe {
-        let base = (&raw const bindings::x86_cpu_to_node_map) as usize;
+        let base = (&raw const bindings::numa_node) as usize;
         let off = bindings::__per_cpu_offset[cpu as usize];
         core::ptr::read_volatile(base.wrapping_add(off) as *const i32)
     };
     u32::try_from(nid).unwrap_or(0)
 }
+
+/// The node of `cpu` without NUMA: node 0, as `cpu_to_node()` is then.
+#[cfg(not(CONFIG_NUMA))]
+pub(crate) fn cpu_to_node(_cpu: u32) -> u32 {
+    0
+}
+
+#[cfg(all(CONFIG_NUMA, not(CONFIG_USE_PERCPU_NUMA_NODE_ID)))]
+compile_error!(
+    "rslab needs CONFIG_USE_PERCPU_NUMA_NODE_ID with NUMA (cpu_to_node() is not per-CPU data)"
+);
 
 fn node_state(nid: u32, state: bindings::node_states) -> bool {
     if nid >= nr_node_ids() {
@@ -79,7 +93,9 @@ pub(crate) fn node_has_normal_memory(nid: u32) -> bool {
 }
 
 /// The node to take slabs from for a CPU on node `nid`: `nid` if it has normal memory, else
-/// the first node that does (`numa_mem_id()` for memory-less nodes).
+/// the first node (by number) that does. (The kernel's `numa_mem_id()` would give the nearest
+/// node with memory, by distance; rslab keeps the simpler choice, which only matters on a
+/// machine with memoryless nodes and more than two nodes with memory.)
 pub(crate) fn mem_node(nid: u32) -> u32 {
     if node_has_normal_memory(nid) {
         return nid;
