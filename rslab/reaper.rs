@@ -81,8 +81,7 @@ impl Reapers {
             w.disable_sync();
             works.push(w, GFP_KERNEL)?;
         }
-        // SAFETY: `__msecs_to_jiffies` is a pure conversion.
-        let interval = unsafe { kernel::bindings::__msecs_to_jiffies(interval_ms) };
+        let interval = kernel::time::msecs_to_jiffies(interval_ms);
         Ok(Self { works, interval })
     }
 

@@ -3,14 +3,16 @@
 # make check: every test rslab has, failing on any failure.
 #   1. host: cargo test of the kernel-independent allocator logic (hosted/), and the harness's
 #      own unit tests (scripts/tests/);
-#   2. the modules: rustfmt check, then a CLIPPY=1 build that must be free of warnings; no stack
+#   2. the test kernel has every option selftests/config lists;
+#      the modules: rustfmt check, then a CLIPPY=1 build that must be free of warnings; no stack
 #      frame of 1 KiB or more in rslab.ko and rslab_test.ko; no benchmark or stress code left in
 #      rslab.ko (`strings`);
 #   3. the guest: selftests/ (+ $RSLAB_EXTRA_TESTS) under the debug kernel, KTAP + kernel-log gate;
 #      then the reaper and CPU-hotplug tests again in a guest booted with
 #      workqueue.debug_force_rr_cpu=1 (the reproducer of commit a9f2a846f050's bug);
 #      then the memory-node test in a guest whose DIMM node has CPUs;
-#   4. the gate's self-test: a guest whose only test makes the kernel WARN must fail the gate.
+#   4. the gate's self-test: a guest whose only test makes the kernel WARN must fail the gate
+#      (scripts/tests/gate/).
 # The last line sums everything up as "check: N passed, N failed, N skipped".
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -45,6 +47,19 @@ step_done
 
 KB=$("$RSLAB_TOP/scripts/kernel.sh")
 use_kernel "$KB"
+
+# selftests/config is the kselftest list of the options the selftests need: a test kernel
+# without one of them would skip or fail tests for a reason that is not rslab's.
+step_start "the test kernel has every option of selftests/config"
+missing=$(grep '^CONFIG_' "$RSLAB_TOP/selftests/config" | grep -vxF -f "$KB/.config") || true
+if [ -z "$missing" ]; then
+	tally 1 0 0
+else
+	printf '%s\n' "$missing" | sed 's/^/  /'
+	note "the test kernel ($KB/.config) lacks these options of selftests/config"
+	tally 0 1 0
+fi
+step_done
 
 step_start "rustfmt check"
 if KDIR=$KB "$RSLAB_TOP/scripts/module.sh" fmt-check; then tally 1 0 0; else tally 0 1 0; fi
@@ -131,7 +146,7 @@ NO_SKIP=1 guest_check "$RSLAB_TOP/out/guest-mem-node.log" \
 
 step_start "kernel-log gate self-test (a test that makes the kernel WARN must fail the run)"
 set +e
-RSLAB_EXTRA_TESTS=$RSLAB_TOP/selftests/gate RSLAB_TEST_FILTER= \
+RSLAB_EXTRA_TESTS=$RSLAB_TOP/scripts/tests/gate RSLAB_TEST_FILTER= \
 	"$RSLAB_TOP/scripts/guest.sh" extra "$KB" >"$RSLAB_TOP/out/guest-gate.log" 2>&1
 rc=$?
 set -e

@@ -4,7 +4,8 @@
 # and run a guest program, then judge the run.
 #   scripts/guest.sh <mode> <kernel build dir>
 # mode: run   the demonstration workload (scripts/guest/demo.sh)
-#       check the selftests (selftests/, installed kselftest-style), then $RSLAB_EXTRA_TESTS
+#       check the selftests (selftests/, installed by the kernel's kselftest install into
+#             /kselftest), then $RSLAB_EXTRA_TESTS, through scripts/guest/runner.sh
 #       extra only $RSLAB_EXTRA_TESTS (used by the gate's self-test)
 # Two serial ports: ttyS0 carries the console (the kernel log), ttyS1 the guest programs' output
 # (KTAP), so test output and printk never interleave. Both are kept in $RSLAB_LOGDIR.
@@ -32,7 +33,7 @@ mkdir -p "$RSLAB_LOGDIR" "$RSLAB_TOP/out/logs"
 ln -sfn "$RSLAB_LOGDIR" "$RSLAB_TOP/out/logs/latest-$MODE"
 WORK=$RSLAB_LOGDIR/initramfs
 rm -rf "$WORK"
-mkdir -p "$WORK"/{bin,dev,proc,sys,tmp,etc,rslab,kselftest/rslab,kselftest/kselftest,extra}
+mkdir -p "$WORK"/{bin,dev,proc,sys,tmp,etc,rslab,usr/bin}
 
 # --- initramfs --------------------------------------------------------------------------------
 step_start "initramfs ($MODE)"
@@ -49,19 +50,23 @@ cp "$RSLAB_TOP/scripts/guest/init" "$WORK/init"
 cp "$RSLAB_TOP/scripts/guest/runner.sh" "$RSLAB_TOP/scripts/guest/demo.sh" "$RSLAB_TOP/scripts/guest/bench.sh" \
 	"$WORK/rslab/"
 chmod +x "$WORK/init" "$WORK/rslab/"*.sh
-KSRC=$(ksrc_dir)
-if [ "$MODE" = check ]; then
-	make -s -C "$RSLAB_TOP/selftests" install INSTALL_PATH="$WORK/kselftest/rslab" \
-		KSFT_SRC="$KSRC/tools/testing/selftests"
-fi
-cp "$KSRC/tools/testing/selftests/kselftest/ktap_helpers.sh" "$WORK/kselftest/kselftest/"
-: >"$WORK/extra/list"
-if [ -n "${RSLAB_EXTRA_TESTS:-}" ]; then
-	[ -d "$RSLAB_EXTRA_TESTS" ] || die "RSLAB_EXTRA_TESTS=$RSLAB_EXTRA_TESTS is not a directory"
-	cp -r "$RSLAB_EXTRA_TESTS"/. "$WORK/extra/"
-	# Executables are tests; other files (helpers they source) only come along.
-	list_executables "$RSLAB_EXTRA_TESTS" >"$WORK/extra/list"
-fi
+case "$MODE" in
+check|extra)
+	# The runner's /kselftest: the selftests with the kernel's runner.sh, ktap_helpers.sh and
+	# cpu-hotplug test (also in an `extra` run: the runner and the timeout come from there).
+	ksft_install "$(ksrc_dir)" "$WORK/kselftest" >"$RSLAB_LOGDIR/kselftest-install.log" ||
+		{ cat "$RSLAB_LOGDIR/kselftest-install.log"; die "kselftest install of selftests/ failed"; }
+	install -m 0755 "$RSLAB_TOP/scripts/guest/timeout" "$WORK/usr/bin/timeout"
+	if [ -n "${RSLAB_EXTRA_TESTS:-}" ]; then
+		[ -d "$RSLAB_EXTRA_TESTS" ] || die "RSLAB_EXTRA_TESTS=$RSLAB_EXTRA_TESTS is not a directory"
+		mkdir -p "$WORK/kselftest/extra"
+		cp -r "$RSLAB_EXTRA_TESTS"/. "$WORK/kselftest/extra/"
+		# A collection of its own: executables are tests; other files (helpers they source)
+		# only come along.
+		list_executables "$RSLAB_EXTRA_TESTS" | sed 's/^/extra:/' >>"$WORK/kselftest/kselftest-list.txt"
+	fi
+	;;
+esac
 printf 'RSLAB_MODE=%q\nRSLAB_SOAK=%q\nRSLAB_TEST_FILTER=%q\nRSLAB_BENCH_ONLY=%q\nRSLAB_BENCH_ROUNDS=%q\nRSLAB_BENCH_SIZES=%q\n' \
 	"$MODE" "${RSLAB_SOAK:-0}" "${RSLAB_TEST_FILTER:-}" "${RSLAB_BENCH_ONLY:-all}" "${RSLAB_BENCH_ROUNDS:-15}" \
 	"${RSLAB_BENCH_SIZES:-16 64 256 1024 4096}" >"$WORK/etc/rslab.env"

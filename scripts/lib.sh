@@ -45,6 +45,35 @@ use_kernel() {
 	[ -f "$1/.rslab-done" ] || die "kernel build $1 disappeared before it could be used"
 }
 
+# ksft_install <kernel source> <dir>: install selftests/ into <dir> with the kernel's own
+# kselftest install, `make -C tools/testing/selftests TARGETS=rslab install`: <dir> gets
+# run_kselftest.sh, kselftest/ (runner.sh, ktap_helpers.sh, ...), rslab/ (the tests, settings,
+# config), cpu-hotplug/cpu-on-off-test.sh (rslab's TEST_INCLUDES) and kselftest-list.txt (the
+# tests in TEST_PROGS order). selftests/Makefile includes ../lib.mk, so it has to sit in a
+# selftests tree; the cached kernel source is shared by every run and stays read-only, so the
+# tree is a scratch one with copies, not symlinks: make -C follows a symlinked directory to where
+# ../lib.mk is missing, and lib.mk refuses TEST_INCLUDES that resolve outside the tree. The
+# Makefile's top_srcdir (../../..) only has to provide scripts/subarch.include.
+ksft_install() {
+	local ksrc=$1 dest=$2 tree rc
+	tree=$(mktemp -d "${TMPDIR:-/tmp}/rslab-ksft.XXXXXX")
+	mkdir -p "$tree/scripts" "$tree/tools/testing/selftests"
+	cp "$ksrc/scripts/subarch.include" "$tree/scripts/"
+	(
+		cd "$ksrc/tools/testing/selftests"
+		cp Makefile lib.mk run_kselftest.sh "$tree/tools/testing/selftests/"
+		cp -r kselftest cpu-hotplug "$tree/tools/testing/selftests/"
+	)
+	cp -r "$RSLAB_TOP/selftests" "$tree/tools/testing/selftests/rslab"
+	mkdir -p "$dest"
+	# FORCE_TARGETS=1: a target that fails to install fails the install (the kernel's default
+	# only fails when every target did).
+	make -C "$tree/tools/testing/selftests" TARGETS=rslab FORCE_TARGETS=1 \
+		KSFT_INSTALL_PATH="$(cd "$dest" && pwd)" install && rc=0 || rc=$?
+	rm -rf "$tree"
+	return "$rc"
+}
+
 # list_executables <dir>: the names of the executable regular files in <dir>, sorted; other
 # files are skipped. An `if`, not `[ -x ] && echo`: under `set -e` a non-executable last name
 # would make the loop's status 1 and end the caller without a word.

@@ -17,8 +17,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 APT_LIST=/etc/apt/sources.list.d/rslab-backports.sources
+# rsync: the kernel's kselftest install (lib.mk) copies the selftests with it.
 DEB_PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev libssl-dev cpio
-	  busybox-static bash-static xz-utils python3 make)
+	  busybox-static bash-static xz-utils python3 make rsync)
 
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
 

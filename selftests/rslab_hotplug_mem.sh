@@ -29,10 +29,11 @@ flush_loop() {
 
 ktap_print_header
 rslab_unload
-rslab_load
+# Before loading: a skipped test leaves nothing loaded.
 NODE=$(ls -d /sys/devices/system/node/node* | sed 's/.*node//' | sort -n | tail -1)
 mapfile -t BLOCKS < <(movable_blocks "$NODE")
 [ ${#BLOCKS[@]} -gt 0 ] || { ktap_skip_all "no movable memory block on node $NODE"; exit "$KSFT_SKIP"; }
+rslab_load
 ktap_set_plan 10
 ktap_print_msg "node $NODE: ${#BLOCKS[@]} movable blocks: ${BLOCKS[*]##*/}"
 

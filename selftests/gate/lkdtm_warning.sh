@@ -1,8 +1,0 @@
-#!/bin/bash
-# SPDX-License-Identifier: GPL-2.0
-# Not a selftest of rslab: the harness's proof that its kernel-log gate works. It makes the
-# kernel WARN through LKDTM and exits 0; the run must nevertheless fail on the gate.
-set -e
-echo WARNING >/sys/kernel/debug/provoke-crash/DIRECT
-echo "# LKDTM WARNING provoked"
-exit 0
