@@ -33,13 +33,16 @@ use crate::{
     },
     words::Name,
 };
-use core::{
-    ffi::c_void,
-    pin::Pin,
-    ptr::NonNull,
-    sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed},
+use core::{ffi::c_void, pin::Pin, ptr::NonNull, sync::atomic::Ordering::Relaxed};
+use kernel::{
+    new_spinlock_irq,
+    page::PAGE_SIZE,
+    prelude::*,
+    sync::{
+        atomic::{Atomic, Relaxed as LkmmRelaxed},
+        SpinLockIrq,
+    },
 };
-use kernel::{new_spinlock_irq, page::PAGE_SIZE, prelude::*, sync::SpinLockIrq};
 
 /// A constructor: run on every object of a slab when the slab is carved from new pages.
 ///
@@ -56,7 +59,7 @@ pub(crate) struct Meta {
     pub(crate) nodes: KmemCache<NodeData>,
     /// Off-slab slab headers.
     pub(crate) slabs: KmemCache<SlabHeader>,
-    pub(crate) next_id: AtomicU64,
+    pub(crate) next_id: Atomic<u64>,
 }
 
 impl Meta {
@@ -70,7 +73,7 @@ impl Meta {
             caches: KmemCache::new(caches)?,
             nodes: KmemCache::new(nodes)?,
             slabs: KmemCache::new(slabs)?,
-            next_id: AtomicU64::new(1),
+            next_id: Atomic::new(1),
         })
     }
 }
@@ -104,7 +107,7 @@ pub(crate) struct Cache {
     pub(crate) slab_headers: RawKmem<SlabHeader>,
     /// Non-zero while `validate` needs the arrays to hold still: the reaper skips the cache.
     /// Raised under the slab mutex, which the reaper holds for a whole round.
-    pub(crate) reap_blocked: AtomicU32,
+    pub(crate) reap_blocked: Atomic<u32>,
 }
 
 impl Cache {
@@ -139,7 +142,7 @@ impl Cache {
         // Zeroed in place: a slot is 2.6 KiB, which must not be built on the stack and copied.
         let cpus = KVec::<CpuSlot>::zeroed(topology::nr_cpu_ids() as usize, GFP_KERNEL)?;
         set_cpu_nodes(&cpus);
-        let id = meta.next_id.fetch_add(1, Relaxed);
+        let id = meta.next_id.fetch_add(1, LkmmRelaxed);
         let cache = Cache {
             name,
             id,
@@ -155,7 +158,7 @@ impl Cache {
                 GFP_KERNEL,
             )?,
             stats: CacheStats::default(),
-            reap_blocked: AtomicU32::new(0),
+            reap_blocked: Atomic::new(0),
             slab_headers: meta.slabs.raw(),
         };
         meta.caches.alloc_value(cache, None)
@@ -331,7 +334,7 @@ impl Cache {
         let mut from = want;
         loop {
             if let Some(obj) = self.take_from_node(from) {
-                self.stats.node_allocs.fetch_add(1, Relaxed);
+                self.stats.node_allocs.inc();
                 return NonNull::new(obj).ok_or(EINVAL);
             }
             from = self.grow(want, gfp)?;
@@ -361,12 +364,12 @@ impl Cache {
     /// Keeps the reaper away from this cache until [`Self::unblock_reap`]. The caller holds
     /// the slab mutex, so no reaper round is running meanwhile.
     pub(crate) fn block_reap(&self) {
-        self.reap_blocked.fetch_add(1, Relaxed);
+        self.reap_blocked.fetch_add(1, LkmmRelaxed);
     }
 
     /// Undoes [`Self::block_reap`].
     pub(crate) fn unblock_reap(&self) {
-        self.reap_blocked.fetch_sub(1, Relaxed);
+        self.reap_blocked.fetch_sub(1, LkmmRelaxed);
     }
 
     /// Whether the cache has a structure for node `nid` (always, for a possible node: they are

@@ -15,7 +15,7 @@ use crate::{
     slab::{slab_of, SlabHeader, SLAB_MAGIC},
     sys::pages,
 };
-use core::{fmt, sync::atomic::Ordering::Relaxed};
+use core::fmt;
 use kernel::{alloc::AllocError, prelude::*};
 
 /// Debug slot state: the object is handed out.
@@ -107,7 +107,7 @@ impl Cache {
     }
 
     pub(crate) fn report(&self, obj: *mut u8, fault: &Fault) {
-        self.stats.debug_errors.fetch_add(1, Relaxed);
+        self.stats.debug_errors.inc();
         pr_err!(
             "cache {:?}: object {:p}: {}; object quarantined\n",
             self.name,
@@ -219,7 +219,7 @@ impl Cache {
         }
         let fault = match self.free_checked_inner(p) {
             Ok(()) => {
-                self.stats.node_frees.fetch_add(1, Relaxed);
+                self.stats.node_frees.inc();
                 return Ok(());
             }
             Err(fault) => fault,
@@ -229,8 +229,8 @@ impl Cache {
             fault,
             Fault::RedZoneLeft(_) | Fault::RedZoneRight(_) | Fault::BadState(_)
         ) {
-            self.stats.node_frees.fetch_add(1, Relaxed);
-            self.stats.quarantined.fetch_add(1, Relaxed);
+            self.stats.node_frees.inc();
+            self.stats.quarantined.inc();
         }
         Err(fault)
     }

@@ -15,7 +15,7 @@ use crate::{
         topology,
     },
 };
-use core::{fmt, sync::atomic::Ordering::Relaxed};
+use core::fmt;
 use kernel::{page::PAGE_SIZE, prelude::*, sync::Arc, uaccess::UserSliceReader};
 
 /// What a read-only file of the registry prints.
@@ -115,7 +115,7 @@ fn show_hotplug(r: &Registry, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         ("flushed_for_offline", &h.flushed_for_offline),
         ("shrunk_for_offline", &h.shrunk_for_offline),
     ] {
-        writeln!(f, "{} {}", k, v.load(Relaxed))?;
+        writeln!(f, "{} {}", k, v.get())?;
     }
     Ok(())
 }
@@ -162,16 +162,16 @@ fn slabinfo(r: &Registry, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 fn write_stats(c: &Cache, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let [allocs, frees, refills, flushes, remote] = c.cpu_totals();
     let s = &c.stats;
-    writeln!(f, "allocs {}", allocs + s.node_allocs.load(Relaxed))?;
-    writeln!(f, "frees {}", frees + s.node_frees.load(Relaxed))?;
+    writeln!(f, "allocs {}", allocs + s.node_allocs.get())?;
+    writeln!(f, "frees {}", frees + s.node_frees.get())?;
     writeln!(f, "cpu_refills {}", refills)?;
     writeln!(f, "cpu_flushes {}", flushes)?;
     writeln!(f, "remote_frees {}", remote)?;
-    writeln!(f, "slabs_allocated {}", s.slabs_allocated.load(Relaxed))?;
-    writeln!(f, "slabs_freed {}", s.slabs_freed.load(Relaxed))?;
-    writeln!(f, "debug_errors {}", s.debug_errors.load(Relaxed))?;
-    writeln!(f, "quarantined {}", s.quarantined.load(Relaxed))?;
-    writeln!(f, "offline_drained {}", s.offline_drained.load(Relaxed))?;
+    writeln!(f, "slabs_allocated {}", s.slabs_allocated.get())?;
+    writeln!(f, "slabs_freed {}", s.slabs_freed.get())?;
+    writeln!(f, "debug_errors {}", s.debug_errors.get())?;
+    writeln!(f, "quarantined {}", s.quarantined.get())?;
+    writeln!(f, "offline_drained {}", s.offline_drained.get())?;
     writeln!(f, "live {}", c.live())?;
     for nid in 0..topology::nr_node_ids() {
         if let Some(([p, fu, fr], [tot, free])) = c.node_counts(nid) {

@@ -20,12 +20,15 @@ use crate::{
         topology,
     },
 };
-use core::{
-    pin::Pin,
-    ptr::null_mut,
-    sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering::*},
+use core::{pin::Pin, ptr::null_mut};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{
+        atomic::{Acquire, Atomic, Relaxed, Release},
+        Mutex,
+    },
 };
-use kernel::{new_mutex, prelude::*, sync::Mutex};
 
 /// What a per-CPU work item does to one cache on its CPU.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -36,15 +39,26 @@ pub(crate) enum CpuOp {
 }
 
 /// A request to one CPU, filled in under the flush mutex before the work is queued.
-#[derive(Default)]
 pub(crate) struct CpuRequest {
-    cache: AtomicPtr<Cache>,
-    op: AtomicU32,
+    cache: Atomic<*mut Cache>,
+    op: Atomic<u32>,
     /// Objects found (validate) or drained (flush).
-    objects: AtomicUsize,
-    failed: AtomicU32,
+    objects: Atomic<usize>,
+    failed: Atomic<u32>,
     /// Times this work ran on a CPU other than its own (must stay 0).
-    pub(crate) wrong_cpu: AtomicU32,
+    pub(crate) wrong_cpu: Atomic<u32>,
+}
+
+impl Default for CpuRequest {
+    fn default() -> Self {
+        Self {
+            cache: Atomic::new(null_mut()),
+            op: Atomic::new(0),
+            objects: Atomic::new(0),
+            failed: Atomic::new(0),
+            wrong_cpu: Atomic::new(0),
+        }
+    }
 }
 
 impl CpuWorkFn for CpuRequest {

@@ -37,7 +37,6 @@ use crate::{
         notifier::{MemoryCallback, MemoryEvent, NodeCallback, NodeEvent},
     },
 };
-use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 
 fn with_registry(f: impl FnOnce(&Registry)) {
@@ -57,7 +56,7 @@ impl CpuhpCallbacks for CpuPrepare {
 
     fn startup(_cpu: u32) -> Result {
         with_registry(|r| {
-            r.hotplug.cpu_prepare.fetch_add(1, Relaxed);
+            r.hotplug.cpu_prepare.inc();
         });
         Ok(())
     }
@@ -69,11 +68,11 @@ impl CpuhpCallbacks for CpuPrepare {
             return Ok(());
         };
         with_registry(|r| {
-            r.hotplug.cpu_dead.fetch_add(1, Relaxed);
+            r.hotplug.cpu_dead.inc();
             let caches = r.lock_caches();
             for e in caches.iter() {
                 let n = e.cache.flush_offline(&dead);
-                r.hotplug.dead_drained.fetch_add(n as u64, Relaxed);
+                r.hotplug.dead_drained.add(n as u64);
             }
         });
         Ok(())
@@ -91,7 +90,7 @@ impl CpuhpCallbacks for CpuOnline {
 
     fn startup(cpu: u32) -> Result {
         with_registry(|r| {
-            r.hotplug.cpu_online.fetch_add(1, Relaxed);
+            r.hotplug.cpu_online.inc();
             r.reapers.start(cpu, r.wq());
         });
         Ok(())
@@ -99,7 +98,7 @@ impl CpuhpCallbacks for CpuOnline {
 
     fn teardown(cpu: u32, _offline: Option<OfflineCpu<'_>>) -> Result {
         with_registry(|r| {
-            r.hotplug.cpu_offline.fetch_add(1, Relaxed);
+            r.hotplug.cpu_offline.inc();
             r.reapers.stop(cpu);
         });
         Ok(())
@@ -115,29 +114,29 @@ impl NodeCallback for NodeHotplug {
             let h = &r.hotplug;
             match event {
                 NodeEvent::AddingFirst => {
-                    h.node_adding_first.fetch_add(1, Relaxed);
+                    h.node_adding_first.inc();
                     let caches = r.lock_caches();
                     for e in caches.iter() {
                         // Created with the cache for every possible node and never freed:
                         // reused.
                         if e.cache.has_node(nid) {
-                            h.node_structs_reused.fetch_add(1, Relaxed);
+                            h.node_structs_reused.inc();
                         }
                     }
                 }
                 NodeEvent::AddedFirst => {
-                    h.node_added_first.fetch_add(1, Relaxed);
+                    h.node_added_first.inc();
                 }
                 NodeEvent::RemovingLast => {
-                    h.node_removing_last.fetch_add(1, Relaxed);
+                    h.node_removing_last.inc();
                     r.flush_and_shrink_all_cpus_locked();
                 }
                 NodeEvent::RemovedLast => {
                     // Nothing is freed: lockless readers may still hold the node's structures.
-                    h.node_removed_last.fetch_add(1, Relaxed);
+                    h.node_removed_last.inc();
                 }
                 NodeEvent::CancelAddingFirst | NodeEvent::CancelRemovingLast => {
-                    h.node_cancel.fetch_add(1, Relaxed);
+                    h.node_cancel.inc();
                 }
             }
         });
@@ -154,25 +153,25 @@ impl MemoryCallback for MemoryHotplug {
             let h = &r.hotplug;
             match event {
                 MemoryEvent::GoingOffline => {
-                    h.mem_going_offline.fetch_add(1, Relaxed);
+                    h.mem_going_offline.inc();
                     r.flush_and_shrink_all_cpus_locked();
                 }
                 MemoryEvent::Offline => {
-                    h.mem_offline.fetch_add(1, Relaxed);
+                    h.mem_offline.inc();
                     // The node may have lost its normal memory. `offline_pages()` has updated
                     // the node states by now (and sent any node event before this one).
                     r.update_cpu_nodes();
                 }
                 MemoryEvent::GoingOnline => {
-                    h.mem_going_online.fetch_add(1, Relaxed);
+                    h.mem_going_online.inc();
                 }
                 MemoryEvent::Online => {
-                    h.mem_online.fetch_add(1, Relaxed);
+                    h.mem_online.inc();
                     // The node may have gained normal memory: as above, states are set by now.
                     r.update_cpu_nodes();
                 }
                 MemoryEvent::CancelOnline | MemoryEvent::CancelOffline => {
-                    h.mem_cancel.fetch_add(1, Relaxed);
+                    h.mem_cancel.inc();
                 }
             }
         });

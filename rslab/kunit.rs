@@ -19,11 +19,11 @@ mod tests {
         validate::validate,
         validate::VALIDATE_PIECE,
     };
-    use core::{
-        ptr::NonNull,
-        sync::atomic::{AtomicU32, AtomicUsize, Ordering::*},
+    use core::ptr::NonNull;
+    use kernel::{
+        prelude::*,
+        sync::atomic::{Acquire, Atomic, Full, Relaxed},
     };
-    use kernel::prelude::*;
 
     fn meta() -> Result<Meta> {
         Meta::new(
@@ -83,10 +83,7 @@ mod tests {
                 f.run(&c, CpuOp::Flush)?;
                 assert_eq!(c.inuse(), 0);
                 assert!(c.shrink_nodes() > 0);
-                assert_eq!(
-                    c.stats.slabs_allocated.load(Relaxed),
-                    c.stats.slabs_freed.load(Relaxed)
-                );
+                assert_eq!(c.stats.slabs_allocated.get(), c.stats.slabs_freed.get());
             }
         }
         Ok(())
@@ -189,9 +186,9 @@ mod tests {
     struct HintJob {
         cache: *const Cache,
         other: u32,
-        steps: AtomicUsize,
-        mismatches: AtomicUsize,
-        failed: AtomicU32,
+        steps: Atomic<usize>,
+        mismatches: Atomic<usize>,
+        failed: Atomic<u32>,
     }
 
     // SAFETY: the cache outlives the job (the test waits for it); the rest is atomics.
@@ -257,9 +254,9 @@ mod tests {
             HintJob {
                 cache: &*c,
                 other,
-                steps: AtomicUsize::new(0),
-                mismatches: AtomicUsize::new(0),
-                failed: AtomicU32::new(0),
+                steps: Atomic::<usize>::new(0),
+                mismatches: Atomic::<usize>::new(0),
+                failed: Atomic::<u32>::new(0),
             },
         )?;
         assert_eq!(w.data.failed.load(Relaxed), 0);
@@ -275,8 +272,8 @@ mod tests {
     /// One side of a double free: wait for the other, then free `obj`.
     struct FreeJob {
         cache: *const Cache,
-        obj: AtomicUsize,
-        go: *const AtomicU32,
+        obj: Atomic<usize>,
+        go: *const Atomic<u32>,
     }
 
     // SAFETY: the cache and the barrier outlive the job (the test waits for it).
@@ -288,15 +285,12 @@ mod tests {
         fn run(&self, _cpu: u32) {
             // SAFETY: both outlive the job (the test flushes it before they go).
             let (c, go) = unsafe { (&*self.cache, &*self.go) };
-            go.fetch_add(1, AcqRel);
+            go.fetch_add(1, Full);
             while go.load(Acquire) < 2 {
                 core::hint::spin_loop();
             }
-            if let Some(p) = NonNull::new(self.obj.load(Relaxed) as *mut u8) {
-                // SAFETY: a debug cache checks the pointer and reports a double free instead
-                // of acting on it.
-                unsafe { c.free(p) };
-            }
+            // One of the two frees is a double free: checked, reported, refused.
+            let _ = c.free_checked(self.obj.load(Relaxed) as *mut u8);
         }
     }
 
@@ -335,12 +329,12 @@ mod tests {
             }
             // Two empty slabs are kept; freeing `last` empties a third, whose pages go back
             // to the page allocator while the second free of it may still be looking.
-            let go = AtomicU32::new(0);
+            let go = Atomic::<u32>::new(0);
             let mut works = KVec::new();
             for &cpu in cpus.iter() {
                 let job = FreeJob {
                     cache: &*c,
-                    obj: AtomicUsize::new(last.as_ptr() as usize),
+                    obj: Atomic::<usize>::new(last.as_ptr() as usize),
                     go: &go,
                 };
                 works.push(
@@ -359,7 +353,7 @@ mod tests {
             }
         }
         // Exactly one of the two frees of each round was refused, and nothing was corrupted.
-        assert_eq!(c.stats.debug_errors.load(Relaxed), ROUNDS as u64);
+        assert_eq!(c.stats.debug_errors.get(), ROUNDS as u64);
         assert_eq!(c.live(), 0);
         validate(&f, &c)?;
         assert_eq!(c.inuse(), 0);
@@ -398,10 +392,10 @@ mod tests {
         let p = c.alloc(Gfp::KERNEL)?;
         assert!(c.free_checked(p.as_ptr()).is_ok());
         assert!(matches!(c.free_checked(p.as_ptr()), Err(Fault::DoubleFree)));
-        assert_eq!(c.stats.debug_errors.load(Relaxed), 1);
+        assert_eq!(c.stats.debug_errors.get(), 1);
         let v = alloc_many(&c, 100)?;
         free_all(&c, v);
-        assert_eq!(c.stats.debug_errors.load(Relaxed), 1);
+        assert_eq!(c.stats.debug_errors.get(), 1);
         validate(&f, &c)
     }
 
@@ -417,8 +411,8 @@ mod tests {
             c.free_checked(p.as_ptr()),
             Err(Fault::RedZoneRight(0))
         ));
-        assert_eq!(c.stats.debug_errors.load(Relaxed), 1);
-        assert_eq!(c.stats.quarantined.load(Relaxed), 1);
+        assert_eq!(c.stats.debug_errors.get(), 1);
+        assert_eq!(c.stats.quarantined.get(), 1);
         let q = c.alloc(Gfp::KERNEL)?;
         assert!(q != p);
         // SAFETY: from `c`.
@@ -427,7 +421,7 @@ mod tests {
             c.free_checked(q.as_ptr()),
             Err(Fault::RedZoneLeft(1))
         ));
-        assert_eq!(c.stats.quarantined.load(Relaxed), 2);
+        assert_eq!(c.stats.quarantined.get(), 2);
         validate(&f, &c)
     }
 
@@ -445,8 +439,8 @@ mod tests {
         // The freelist is LIFO: the next allocation on that node meets the damaged object.
         let q = c.alloc_node(Some(nid), Gfp::KERNEL)?;
         assert!(q != p);
-        assert_eq!(c.stats.debug_errors.load(Relaxed), 1);
-        assert_eq!(c.stats.quarantined.load(Relaxed), 1);
+        assert_eq!(c.stats.debug_errors.get(), 1);
+        assert_eq!(c.stats.quarantined.get(), 1);
         // SAFETY: from `c`.
         unsafe { c.free(q) };
         validate(&f, &c)
@@ -475,8 +469,8 @@ mod tests {
             plain.free_checked(p.as_ptr()),
             Err(Fault::NotChecked)
         ));
-        assert_eq!(c.stats.debug_errors.load(Relaxed), 3);
-        assert_eq!(c.stats.quarantined.load(Relaxed), 0);
+        assert_eq!(c.stats.debug_errors.get(), 3);
+        assert_eq!(c.stats.quarantined.get(), 0);
         assert!(c.free_checked(p.as_ptr()).is_ok());
         assert!(other.free_checked(o.as_ptr()).is_ok());
         validate(&f, &c)?;

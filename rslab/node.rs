@@ -200,7 +200,7 @@ impl Cache {
             let slab = unsafe { init_slab(base.as_ptr(), header, &self.layout, self.id, n) };
             // Counted now: from here on, any failure goes through `free_slab`, which counts it
             // freed.
-            self.stats.slabs_allocated.fetch_add(1, Relaxed);
+            self.stats.slabs_allocated.inc();
             if self.debug {
                 // SAFETY: the slab was just formatted and is not shared yet.
                 unsafe { self.debug_init_slab(slab) };
@@ -318,7 +318,7 @@ impl Cache {
         }
         // SAFETY: the block came from `pages::alloc_slab` with this order.
         unsafe { pages::free_slab(base, self.layout.order) };
-        self.stats.slabs_freed.fetch_add(1, Relaxed);
+        self.stats.slabs_freed.inc();
     }
 
     /// Takes one object off node `nid`'s slabs; in a debug cache checks it and quarantines it
@@ -346,7 +346,7 @@ impl Cache {
                 }
                 Err(fault) => {
                     self.report(slot.wrapping_add(self.layout.obj_offset), &fault);
-                    self.stats.quarantined.fetch_add(1, Relaxed);
+                    self.stats.quarantined.inc();
                 }
             }
         }

@@ -20,7 +20,7 @@ use core::{
     cell::UnsafeCell,
     sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed},
 };
-use kernel::prelude::*;
+use kernel::{prelude::*, sync::atomic::Relaxed as LkmmRelaxed};
 
 /// Capacity of a per-CPU array (about what SLUB's two per-CPU sheaves hold for small objects,
 /// so that a steady alloc/free batch of that many objects stays on the fast path).
@@ -147,7 +147,7 @@ impl Cache {
     /// visit go back (the oldest batch), so does the remote buffer, and empty slabs of this
     /// CPU's node beyond one go back to the page allocator. Returns the objects given back.
     pub(crate) fn reap_local(&self, irq: &mut IrqOff) -> usize {
-        if self.reap_blocked.load(Relaxed) != 0 {
+        if self.reap_blocked.load(LkmmRelaxed) != 0 {
             return 0;
         }
         let Some((slot, cc)) = self.this_cpu(irq) else {
@@ -219,7 +219,7 @@ impl Cache {
         let cc = unsafe { &mut *slot.cache.get() };
         let n = self.flush_arrays(cc);
         slot.held.store(0, Relaxed);
-        self.stats.offline_drained.fetch_add(n as u64, Relaxed);
+        self.stats.offline_drained.add(n as u64);
         n
     }
 

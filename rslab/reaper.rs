@@ -13,32 +13,45 @@
 //! It is started by the CPU-online callback and stopped synchronously by the CPU-offline one,
 //! which runs before the workqueue core unbinds the CPU's workers.
 
+use crate::stats::Counter;
 use crate::{
     registry,
     sys::cpu_work::{CpuDelayedWork, CpuWorkFn, Wq},
     sys::topology,
 };
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use kernel::prelude::*;
+use kernel::{
+    prelude::*,
+    sync::atomic::{Atomic, Relaxed},
+};
 
 /// State of one CPU's reaper.
 #[derive(Default)]
 pub(crate) struct ReapState {
-    pub(crate) runs: AtomicU64,
-    pub(crate) wrong_cpu: AtomicU64,
+    pub(crate) runs: Counter,
+    pub(crate) wrong_cpu: Counter,
     /// Rounds skipped because the slab mutex was taken.
-    pub(crate) skipped: AtomicU64,
+    pub(crate) skipped: Counter,
     /// Whether the work is enabled and queued (between online and offline).
-    armed: AtomicBool,
+    armed: ArmedFlag,
+}
+
+/// Whether a reaper is enabled and queued (between its CPU's online and offline callbacks).
+struct ArmedFlag(Atomic<bool>);
+
+impl Default for ArmedFlag {
+    fn default() -> Self {
+        Self(Atomic::new(false))
+    }
 }
 
 impl CpuWorkFn for ReapState {
     fn run(&self, cpu: u32) {
-        self.runs.fetch_add(1, Relaxed);
+        self.runs.inc();
         let Some(r) = registry::global() else { return };
         let here = topology::this_cpu();
         if here != cpu {
-            if self.wrong_cpu.fetch_add(1, Relaxed) == 0 {
+            self.wrong_cpu.inc();
+            if self.wrong_cpu.get() == 1 {
                 pr_warn!("reaper of CPU {} ran on CPU {}\n", cpu, here);
                 kernel::warn_on!(true);
             }
@@ -48,7 +61,7 @@ impl CpuWorkFn for ReapState {
                 e.cache.reap_local(&mut irq);
             }
         } else {
-            self.skipped.fetch_add(1, Relaxed);
+            self.skipped.inc();
         }
         r.reapers.rearm(cpu, r.wq());
     }
@@ -90,7 +103,7 @@ impl Reapers {
         let Some(w) = self.works.get(cpu as usize) else {
             return;
         };
-        if !w.data.armed.swap(true, Relaxed) {
+        if !w.data.armed.0.xchg(true, Relaxed) {
             w.enable();
             w.queue(wq, self.interval);
         }
@@ -102,7 +115,7 @@ impl Reapers {
         let Some(w) = self.works.get(cpu as usize) else {
             return;
         };
-        if w.data.armed.swap(false, Relaxed) {
+        if w.data.armed.0.xchg(false, Relaxed) {
             w.disable_sync();
         }
     }
@@ -124,9 +137,9 @@ impl Reapers {
                     f,
                     "cpu={} runs={} wrong_cpu={} skipped={}",
                     w.cpu(),
-                    d.runs.load(Relaxed),
-                    d.wrong_cpu.load(Relaxed),
-                    d.skipped.load(Relaxed)
+                    d.runs.get(),
+                    d.wrong_cpu.get(),
+                    d.skipped.get()
                 )?;
             }
         }

@@ -13,6 +13,7 @@ use crate::{
     debugfs::CacheStats,
     flush::{CpuOp, Flusher},
     reaper::Reapers,
+    stats::Counter,
     sys::{
         cpu_work::Wq,
         cpuhp::{self, CpusReadGuard},
@@ -22,17 +23,13 @@ use crate::{
     },
     validate,
 };
-use core::{
-    ops::Deref,
-    pin::Pin,
-    ptr::null_mut,
-    sync::atomic::{AtomicPtr, AtomicU64, Ordering::*},
-};
+use core::{ops::Deref, pin::Pin, ptr::null_mut};
 use kernel::{
     new_mutex,
     prelude::*,
     str::CString,
     sync::{
+        atomic::{Acquire, Atomic, Release},
         lock::{mutex::MutexBackend, Guard},
         Arc, Mutex,
     },
@@ -67,7 +64,7 @@ pub(crate) type SlabGuard<'a> = Guard<'a, KVec<Listed>, MutexBackend>;
 /// Null, or a registry that stays alive until it is set back to null: the module sets it after
 /// creating the registry and clears it only after every callback, notifier and reaper that
 /// reads it is gone.
-static REGISTRY: AtomicPtr<Registry> = AtomicPtr::new(null_mut());
+static REGISTRY: Atomic<*mut Registry> = Atomic::new(null_mut());
 
 /// The registry, if the module is up.
 pub(crate) fn global() -> Option<&'static Registry> {
@@ -94,24 +91,24 @@ pub(crate) fn clear_global() {
 /// Counters of hotplug events seen, for the `hotplug` debugfs file.
 #[derive(Default)]
 pub(crate) struct HotplugStats {
-    pub(crate) cpu_prepare: AtomicU64,
-    pub(crate) cpu_dead: AtomicU64,
-    pub(crate) cpu_online: AtomicU64,
-    pub(crate) cpu_offline: AtomicU64,
-    pub(crate) dead_drained: AtomicU64,
-    pub(crate) node_adding_first: AtomicU64,
-    pub(crate) node_added_first: AtomicU64,
-    pub(crate) node_removing_last: AtomicU64,
-    pub(crate) node_removed_last: AtomicU64,
-    pub(crate) node_cancel: AtomicU64,
-    pub(crate) node_structs_reused: AtomicU64,
-    pub(crate) mem_going_offline: AtomicU64,
-    pub(crate) mem_offline: AtomicU64,
-    pub(crate) mem_going_online: AtomicU64,
-    pub(crate) mem_online: AtomicU64,
-    pub(crate) mem_cancel: AtomicU64,
-    pub(crate) flushed_for_offline: AtomicU64,
-    pub(crate) shrunk_for_offline: AtomicU64,
+    pub(crate) cpu_prepare: Counter,
+    pub(crate) cpu_dead: Counter,
+    pub(crate) cpu_online: Counter,
+    pub(crate) cpu_offline: Counter,
+    pub(crate) dead_drained: Counter,
+    pub(crate) node_adding_first: Counter,
+    pub(crate) node_added_first: Counter,
+    pub(crate) node_removing_last: Counter,
+    pub(crate) node_removed_last: Counter,
+    pub(crate) node_cancel: Counter,
+    pub(crate) node_structs_reused: Counter,
+    pub(crate) mem_going_offline: Counter,
+    pub(crate) mem_offline: Counter,
+    pub(crate) mem_going_online: Counter,
+    pub(crate) mem_online: Counter,
+    pub(crate) mem_cancel: Counter,
+    pub(crate) flushed_for_offline: Counter,
+    pub(crate) shrunk_for_offline: Counter,
 }
 
 /// Who created a cache, and so who may destroy it.
@@ -230,12 +227,10 @@ impl Registry {
         let Ok(caches) = self.snapshot() else { return };
         for e in caches.iter() {
             if let Ok(n) = self.flush_cpus_locked(&e.cache, CpuOp::Flush) {
-                self.hotplug
-                    .flushed_for_offline
-                    .fetch_add(n as u64, Relaxed);
+                self.hotplug.flushed_for_offline.add(n as u64);
             }
             let n = e.cache.shrink_nodes();
-            self.hotplug.shrunk_for_offline.fetch_add(n as u64, Relaxed);
+            self.hotplug.shrunk_for_offline.add(n as u64);
         }
     }
 
@@ -350,7 +345,7 @@ impl Registry {
             .position(|l| Arc::ptr_eq(&l.entry, &e))
             .ok_or(ENOENT)?;
         let inuse = e.cache.inuse();
-        let quarantined = e.cache.stats.quarantined.load(Relaxed) as usize;
+        let quarantined = e.cache.stats.quarantined.get() as usize;
         if inuse > quarantined {
             pr_info!(
                 "destroy {:?}: {} objects still allocated\n",
@@ -400,7 +395,7 @@ impl Registry {
             let _cpus = CpusReadGuard::lock();
             let _ = self.flush_cpus_locked(&e.cache, CpuOp::Flush);
             let inuse = e.cache.inuse();
-            let q = e.cache.stats.quarantined.load(Relaxed) as usize;
+            let q = e.cache.stats.quarantined.get() as usize;
             if inuse > q {
                 // A leak of a user's, reported as SLUB reports objects remaining at
                 // `kmem_cache_destroy()`; the kernel-log gate fails a run that shows it.

@@ -1,10 +1,43 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! A cache's counters: per-CPU ones written only by their CPU (plain relaxed stores), shared
-//! ones for slow-path events, and the sums the debugfs files print.
+//! ones for slow-path events ([`Counter`]), and the sums the debugfs files print.
+//!
+//! The per-CPU counters are `core::sync::atomic` words on purpose: they are updated on every
+//! allocation and free, where a relaxed load and store by their only writer compile to two
+//! plain `mov`s, while `kernel::sync::atomic` (7.3) reaches every operation through an
+//! out-of-line C helper call. Everything off the fast path uses `kernel::sync::atomic`.
 
 use crate::cache::Cache;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use kernel::sync::atomic::{Atomic, Relaxed as LkmmRelaxed};
+
+/// An event counter shared by all CPUs: slow paths only (each update is an atomic
+/// read-modify-write).
+pub(crate) struct Counter(Atomic<u64>);
+
+impl Default for Counter {
+    fn default() -> Self {
+        Self(Atomic::new(0))
+    }
+}
+
+impl Counter {
+    /// Adds `n` (`atomic64_add()`).
+    pub(crate) fn add(&self, n: u64) {
+        self.0.add(n, LkmmRelaxed);
+    }
+
+    /// Adds one.
+    pub(crate) fn inc(&self) {
+        self.add(1);
+    }
+
+    /// The count now.
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(LkmmRelaxed)
+    }
+}
 
 pub(crate) fn bump(counter: &AtomicU64) {
     bump_by(counter, 1);
@@ -28,24 +61,21 @@ pub(crate) struct CpuStats {
 /// Counters of slow-path events, shared by all CPUs.
 #[derive(Default)]
 pub(crate) struct CacheStats {
-    pub(crate) slabs_allocated: AtomicU64,
-    pub(crate) slabs_freed: AtomicU64,
+    pub(crate) slabs_allocated: Counter,
+    pub(crate) slabs_freed: Counter,
     /// `alloc_node` and debug-cache allocations (they bypass the per-CPU counters).
-    pub(crate) node_allocs: AtomicU64,
-    pub(crate) node_frees: AtomicU64,
-    pub(crate) debug_errors: AtomicU64,
-    pub(crate) quarantined: AtomicU64,
+    pub(crate) node_allocs: Counter,
+    pub(crate) node_frees: Counter,
+    pub(crate) debug_errors: Counter,
+    pub(crate) quarantined: Counter,
     /// Objects drained from offline CPUs' arrays.
-    pub(crate) offline_drained: AtomicU64,
+    pub(crate) offline_drained: Counter,
 }
 
 impl Cache {
     /// Objects allocated and not freed, by the counters: the users' objects.
     pub(crate) fn live(&self) -> i64 {
-        let (mut a, mut f) = (
-            self.stats.node_allocs.load(Relaxed),
-            self.stats.node_frees.load(Relaxed),
-        );
+        let (mut a, mut f) = (self.stats.node_allocs.get(), self.stats.node_frees.get());
         for s in self.cpus.iter() {
             a += s.stats.allocs.load(Relaxed);
             f += s.stats.frees.load(Relaxed);

@@ -17,7 +17,7 @@ use crate::{
         irq::IrqOff,
     },
 };
-use core::{ptr::null_mut, sync::atomic::Ordering::Relaxed};
+use core::ptr::null_mut;
 use kernel::prelude::*;
 
 /// Slabs `validate` checks per hold of a node's lock.
@@ -178,7 +178,7 @@ pub(crate) fn validate(flusher: &Flusher, cache: &Cache) -> Result {
         EUCLEAN
     })?;
     let live = cache.live();
-    let quarantined = cache.stats.quarantined.load(Relaxed) as i64;
+    let quarantined = cache.stats.quarantined.get() as i64;
     let expect = live + quarantined + cached as i64;
     if census.inuse as i64 != expect {
         pr_err!(
