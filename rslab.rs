@@ -30,7 +30,10 @@
 //! The per-CPU object arrays take no lock: they are touched only by their own CPU with
 //! interrupts off, or, while their CPU is offline, by a holder of the CPU hotplug lock.
 
-use kernel::{prelude::*, sync::Arc};
+use kernel::{
+    prelude::*,
+    sync::Arc, //
+};
 
 #[path = "rslab/api.rs"]
 mod api;

@@ -13,18 +13,34 @@
 //! pointer up on the list first, and refuse one that is not an API cache (`EINVAL`).
 
 use crate::{
-    cache::{Cache, Ctor},
+    cache::{
+        Cache,
+        Ctor, //
+    },
     layout::MIN_OBJECT_SIZE,
-    registry::{self, Entry, Owner, Registry},
+    registry::{
+        self,
+        Entry,
+        Owner,
+        Registry, //
+    },
     sys::pages::Gfp,
     sys::topology,
-    words::Name,
+    words::Name, //
 };
-use core::ptr::{null_mut, NonNull};
+use core::ptr::{
+    null_mut,
+    NonNull, //
+};
 use kernel::{
-    ffi::{c_char, c_int, c_uint, c_void},
+    ffi::{
+        c_char,
+        c_int,
+        c_uint,
+        c_void, //
+    },
     prelude::*,
-    sync::Arc,
+    sync::Arc, //
 };
 
 /// `RSLAB_DEBUG`.

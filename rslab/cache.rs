@@ -20,28 +20,59 @@
 //! every allocation and free is checked: state word, red zones, poison, slab membership.
 
 use crate::{
-    layout::{Layout, SlotKind},
+    layout::{
+        Layout,
+        SlotKind, //
+    },
     node::NodeData,
-    percpu::{set_cpu_nodes, CpuSlot, ARRAY_CAP},
-    slab::{slab_of, ListKind, SlabHeader, HEADER_BYTES},
-    stats::{bump, bump_by, CacheStats},
+    percpu::{
+        set_cpu_nodes,
+        CpuSlot,
+        ARRAY_CAP, //
+    },
+    slab::{
+        slab_of,
+        ListKind,
+        SlabHeader,
+        HEADER_BYTES, //
+    },
+    stats::{
+        bump,
+        bump_by,
+        CacheStats, //
+    },
     sys::{
         irq::IrqOff,
-        kmem::{KmemBox, KmemCache, RawKmem},
-        pages::{self, Gfp},
-        topology,
+        kmem::{
+            KmemBox,
+            KmemCache,
+            RawKmem, //
+        },
+        pages::{
+            self,
+            Gfp, //
+        },
+        topology, //
     },
-    words::Name,
+    words::Name, //
 };
-use core::{ffi::c_void, pin::Pin, ptr::NonNull, sync::atomic::Ordering::Relaxed};
+use core::{
+    ffi::c_void,
+    pin::Pin,
+    ptr::NonNull,
+    sync::atomic::Ordering::Relaxed, //
+};
 use kernel::{
     new_spinlock_irq,
     page::PAGE_SIZE,
     prelude::*,
     sync::{
-        atomic::{Atomic, Relaxed as LkmmRelaxed},
-        SpinLockIrq,
-    },
+        atomic::{
+            Atomic,
+            Relaxed as LkmmRelaxed, //
+        },
+        SpinLockIrq, //
+    }, //
 };
 
 /// A constructor: run on every object of a slab when the slab is carved from new pages.

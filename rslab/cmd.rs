@@ -6,9 +6,18 @@
 //! a refused command changes nothing. This file has no `kernel::` imports: it is compiled on the
 //! host too and fuzzed there with random bytes.
 
-use crate::layout::{MAX_OBJECT_SIZE, MIN_OBJECT_SIZE};
-use crate::words::{number, words};
-pub(crate) use crate::words::{CmdError, Name};
+use crate::layout::{
+    MAX_OBJECT_SIZE,
+    MIN_OBJECT_SIZE, //
+};
+use crate::words::{
+    number,
+    words, //
+};
+pub(crate) use crate::words::{
+    CmdError,
+    Name, //
+};
 
 /// A parsed control command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

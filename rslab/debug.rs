@@ -10,13 +10,23 @@
 use crate::{
     cache::Cache,
     cpuarray::ObjArray,
-    layout::{DEBUG_REDZONE_OFFSET, DEBUG_STATE_OFFSET},
+    layout::{
+        DEBUG_REDZONE_OFFSET,
+        DEBUG_STATE_OFFSET, //
+    },
     node::MAX_FREE_SLABS,
-    slab::{slab_of, SlabHeader, SLAB_MAGIC},
-    sys::pages,
+    slab::{
+        slab_of,
+        SlabHeader,
+        SLAB_MAGIC, //
+    },
+    sys::pages, //
 };
 use core::fmt;
-use kernel::{alloc::AllocError, prelude::*};
+use kernel::{
+    alloc::AllocError,
+    prelude::*, //
+};
 
 /// Debug slot state: the object is handed out.
 pub(crate) const STATE_ALLOCATED: u64 = 0xa110_c8ed_a110_c8ed;

@@ -8,15 +8,30 @@
 
 use crate::{
     cache::Cache,
-    cmd, info,
-    registry::{Entry, Registry},
-    sys::{
-        dbgfs::{Command, DbgDir, DbgFile, Show, Store},
-        topology,
+    cmd,
+    info,
+    registry::{
+        Entry,
+        Registry, //
     },
+    sys::{
+        dbgfs::{
+            Command,
+            DbgDir,
+            DbgFile,
+            Show,
+            Store, //
+        },
+        topology, //
+    }, //
 };
 use core::fmt;
-use kernel::{page::PAGE_SIZE, prelude::*, sync::Arc, uaccess::UserSliceReader};
+use kernel::{
+    page::PAGE_SIZE,
+    prelude::*,
+    sync::Arc,
+    uaccess::UserSliceReader, //
+};
 
 /// What a read-only file of the registry prints.
 type ShowFn = fn(&Registry, &mut fmt::Formatter<'_>) -> fmt::Result;

@@ -14,20 +14,35 @@
 use crate::{
     cache::Cache,
     sys::{
-        cpu_work::{CpuWork, CpuWorkFn, Wq},
-        cpuhp::{self, CpusReadGuard},
+        cpu_work::{
+            CpuWork,
+            CpuWorkFn,
+            Wq, //
+        },
+        cpuhp::{
+            self,
+            CpusReadGuard, //
+        },
         irq::IrqOff,
-        topology,
-    },
+        topology, //
+    }, //
 };
-use core::{pin::Pin, ptr::null_mut};
+use core::{
+    pin::Pin,
+    ptr::null_mut, //
+};
 use kernel::{
     new_mutex,
     prelude::*,
     sync::{
-        atomic::{Acquire, Atomic, Relaxed, Release},
-        Mutex,
-    },
+        atomic::{
+            Acquire,
+            Atomic,
+            Relaxed,
+            Release, //
+        },
+        Mutex, //
+    }, //
 };
 
 /// What a per-CPU work item does to one cache on its CPU.

@@ -31,11 +31,24 @@
 //! elsewhere) from now on.
 
 use crate::{
-    registry::{self, Registry},
-    sys::{
-        cpuhp::{self, CpuhpCallbacks, OfflineCpu, Section},
-        notifier::{MemoryCallback, MemoryEvent, NodeCallback, NodeEvent},
+    registry::{
+        self,
+        Registry, //
     },
+    sys::{
+        cpuhp::{
+            self,
+            CpuhpCallbacks,
+            OfflineCpu,
+            Section, //
+        },
+        notifier::{
+            MemoryCallback,
+            MemoryEvent,
+            NodeCallback,
+            NodeEvent, //
+        }, //
+    }, //
 };
 use kernel::prelude::*;
 

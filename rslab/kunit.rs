@@ -8,21 +8,35 @@
 #[kernel::macros::kunit_tests(rslab_kunit)]
 mod tests {
     use crate::{
-        cache::{Cache, Meta},
+        cache::{
+            Cache,
+            Meta, //
+        },
         cmd::Name,
         debug::Fault,
-        flush::{CpuOp, Flusher},
+        flush::{
+            CpuOp,
+            Flusher, //
+        },
         registry,
-        sys::cpu_work::{CpuWork, CpuWorkFn},
+        sys::cpu_work::{
+            CpuWork,
+            CpuWorkFn, //
+        },
         sys::pages::Gfp,
         sys::topology,
         validate::validate,
-        validate::VALIDATE_PIECE,
+        validate::VALIDATE_PIECE, //
     };
     use core::ptr::NonNull;
     use kernel::{
         prelude::*,
-        sync::atomic::{Acquire, Atomic, Full, Relaxed},
+        sync::atomic::{
+            Acquire,
+            Atomic,
+            Full,
+            Relaxed, //
+        }, //
     };
 
     fn meta() -> Result<Meta> {

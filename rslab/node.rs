@@ -13,13 +13,32 @@ use crate::{
     cache::Cache,
     cpuarray::ObjArray,
     debug::STATE_ALLOCATED,
-    percpu::{CpuArrays, CpuSlot},
-    slab::{init_slab, ListKind, SlabHeader, SlabList},
+    percpu::{
+        CpuArrays,
+        CpuSlot, //
+    },
+    slab::{
+        init_slab,
+        ListKind,
+        SlabHeader,
+        SlabList, //
+    },
     stats::bump,
-    sys::{pages, pages::Gfp, topology},
+    sys::{
+        pages,
+        pages::Gfp,
+        topology, //
+    }, //
 };
-use core::{ptr::NonNull, sync::atomic::Ordering::Relaxed};
-use kernel::{new_spinlock_irq, prelude::*, sync::SpinLockIrq};
+use core::{
+    ptr::NonNull,
+    sync::atomic::Ordering::Relaxed, //
+};
+use kernel::{
+    new_spinlock_irq,
+    prelude::*,
+    sync::SpinLockIrq, //
+};
 
 /// Empty slabs a node keeps before giving pages back to the page allocator.
 pub(crate) const MAX_FREE_SLABS: usize = 2;

@@ -13,14 +13,28 @@
 use crate::{
     cache::Cache,
     cpuarray::ObjArray,
-    stats::{bump, CpuStats},
-    sys::{cpuhp::OfflineCpu, irq::IrqOff, topology},
+    stats::{
+        bump,
+        CpuStats, //
+    },
+    sys::{
+        cpuhp::OfflineCpu,
+        irq::IrqOff,
+        topology, //
+    }, //
 };
 use core::{
     cell::UnsafeCell,
-    sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed},
+    sync::atomic::{
+        AtomicU32,
+        AtomicU64,
+        Ordering::Relaxed, //
+    }, //
 };
-use kernel::{prelude::*, sync::atomic::Relaxed as LkmmRelaxed};
+use kernel::{
+    prelude::*,
+    sync::atomic::Relaxed as LkmmRelaxed, //
+};
 
 /// Capacity of a per-CPU array (about what SLUB's two per-CPU sheaves hold for small objects,
 /// so that a steady alloc/free batch of that many objects stays on the fast path).

@@ -16,12 +16,19 @@
 use crate::stats::Counter;
 use crate::{
     registry,
-    sys::cpu_work::{CpuDelayedWork, CpuWorkFn, Wq},
-    sys::topology,
+    sys::cpu_work::{
+        CpuDelayedWork,
+        CpuWorkFn,
+        Wq, //
+    },
+    sys::topology, //
 };
 use kernel::{
     prelude::*,
-    sync::atomic::{Atomic, Relaxed},
+    sync::atomic::{
+        Atomic,
+        Relaxed, //
+    }, //
 };
 
 /// State of one CPU's reaper.

@@ -8,31 +8,59 @@
 //! mutex, then take the slab mutex for what needs the list.
 
 use crate::{
-    cache::{Cache, Ctor, Meta},
-    cmd::{Command, Name},
+    cache::{
+        Cache,
+        Ctor,
+        Meta, //
+    },
+    cmd::{
+        Command,
+        Name, //
+    },
     debugfs::CacheStats,
-    flush::{CpuOp, Flusher},
+    flush::{
+        CpuOp,
+        Flusher, //
+    },
     reaper::Reapers,
     stats::Counter,
     sys::{
         cpu_work::Wq,
-        cpuhp::{self, CpusReadGuard},
-        dbgfs::{DbgDir, DbgFile},
+        cpuhp::{
+            self,
+            CpusReadGuard, //
+        },
+        dbgfs::{
+            DbgDir,
+            DbgFile, //
+        },
         kmem::KmemBox,
-        lockdep,
+        lockdep, //
     },
-    validate,
+    validate, //
 };
-use core::{ops::Deref, pin::Pin, ptr::null_mut};
+use core::{
+    ops::Deref,
+    pin::Pin,
+    ptr::null_mut, //
+};
 use kernel::{
     new_mutex,
     prelude::*,
     str::CString,
     sync::{
-        atomic::{Acquire, Atomic, Release},
-        lock::{mutex::MutexBackend, Guard},
-        Arc, Mutex,
-    },
+        atomic::{
+            Acquire,
+            Atomic,
+            Release, //
+        },
+        lock::{
+            mutex::MutexBackend,
+            Guard, //
+        },
+        Arc,
+        Mutex, //
+    }, //
 };
 
 /// A cache on the list of caches: the entry, and its debugfs directory with the `stats` file.

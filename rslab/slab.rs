@@ -13,7 +13,10 @@
 //! slabs out of ordinary aligned allocations.
 
 use crate::layout::Layout;
-use core::ptr::{self, null_mut};
+use core::ptr::{
+    self,
+    null_mut, //
+};
 
 /// Marks a live slab header; xor-ed with the owning cache's id.
 pub(crate) const SLAB_MAGIC: u64 = 0x7273_6c61_625f_7362; // "rslab_sb"

@@ -9,8 +9,14 @@
 //! out-of-line C helper call. Everything off the fast path uses `kernel::sync::atomic`.
 
 use crate::cache::Cache;
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use kernel::sync::atomic::{Atomic, Relaxed as LkmmRelaxed};
+use core::sync::atomic::{
+    AtomicU64,
+    Ordering::Relaxed, //
+};
+use kernel::sync::atomic::{
+    Atomic,
+    Relaxed as LkmmRelaxed, //
+};
 
 /// An event counter shared by all CPUs: slow paths only (each update is an atomic
 /// read-modify-write).

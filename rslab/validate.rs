@@ -9,13 +9,23 @@
 use crate::{
     cache::Cache,
     debug::Fault,
-    flush::{CpuOp, Flusher},
-    percpu::CpuArrays,
-    slab::{ListKind, SlabHeader, SLAB_MAGIC},
-    sys::{
-        cpuhp::{CpusReadGuard, OfflineCpu},
-        irq::IrqOff,
+    flush::{
+        CpuOp,
+        Flusher, //
     },
+    percpu::CpuArrays,
+    slab::{
+        ListKind,
+        SlabHeader,
+        SLAB_MAGIC, //
+    },
+    sys::{
+        cpuhp::{
+            CpusReadGuard,
+            OfflineCpu, //
+        },
+        irq::IrqOff, //
+    }, //
 };
 use core::ptr::null_mut;
 use kernel::prelude::*;

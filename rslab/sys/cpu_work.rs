@@ -6,8 +6,18 @@
 //! that until commit a9f2a846f050, "mm, slab: reschedule cache_reap() on the same CPU"), so this
 //! wrapper calls `queue_work_on(cpu, ...)` directly, on rslab's own per-CPU workqueue.
 
-use core::{marker::PhantomPinned, pin::Pin, ptr::NonNull};
-use kernel::{bindings, prelude::*, str::CStr, sync::LockClassKey, types::Opaque};
+use core::{
+    marker::PhantomPinned,
+    pin::Pin,
+    ptr::NonNull, //
+};
+use kernel::{
+    bindings,
+    prelude::*,
+    str::CStr,
+    sync::LockClassKey,
+    types::Opaque, //
+};
 
 /// rslab's workqueue: per-CPU (`WQ_PERCPU`) and usable under memory reclaim (`WQ_MEM_RECLAIM`).
 ///

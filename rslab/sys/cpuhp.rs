@@ -11,8 +11,14 @@
 use core::marker::PhantomData;
 use kernel::{
     bindings,
-    error::{to_result, Result},
-    str::{CStr, CStrExt},
+    error::{
+        to_result,
+        Result, //
+    },
+    str::{
+        CStr,
+        CStrExt, //
+    }, //
 };
 
 /// Holds `cpus_read_lock()`: no CPU goes online or offline until it is dropped.

@@ -21,16 +21,27 @@
 //! brackets each of them with `debugfs_file_get()`/`debugfs_file_put()`, and
 //! `debugfs_remove()` waits for those; a file still open afterwards gets `EIO`.
 
-use core::{ffi::c_void, marker::PhantomPinned, pin::Pin};
+use core::{
+    ffi::c_void,
+    marker::PhantomPinned,
+    pin::Pin, //
+};
 use kernel::{
     bindings,
     error::from_err_ptr,
-    ffi::{c_char, c_int},
+    ffi::{
+        c_char,
+        c_int, //
+    },
     fmt,
     prelude::*,
     seq_file::SeqFile,
     seq_print,
-    uaccess::{UserPtr, UserSlice, UserSliceReader},
+    uaccess::{
+        UserPtr,
+        UserSlice,
+        UserSliceReader, //
+    }, //
 };
 
 /// What a readable file prints.

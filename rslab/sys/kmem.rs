@@ -3,8 +3,18 @@
 //! rslab's own metadata lives in real kernel `kmem_cache`s (visible in `/proc/slabinfo`):
 //! [`KmemCache<T>`] creates one for objects of type `T`, and [`KmemBox<T>`] owns one object of it.
 
-use core::{marker::PhantomData, mem, ops::Deref, pin::Pin, ptr::NonNull};
-use kernel::{bindings, prelude::*, str::CStr};
+use core::{
+    marker::PhantomData,
+    mem,
+    ops::Deref,
+    pin::Pin,
+    ptr::NonNull, //
+};
+use kernel::{
+    bindings,
+    prelude::*,
+    str::CStr, //
+};
 
 /// A kernel `kmem_cache` for objects of type `T`.
 ///

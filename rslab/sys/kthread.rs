@@ -2,8 +2,15 @@
 
 //! Kernel threads bound to one CPU (`kthread_create_on_cpu`), stopped and reaped on drop.
 
-use core::{ffi::c_void, ptr::NonNull};
-use kernel::{bindings, prelude::*, sync::Arc};
+use core::{
+    ffi::c_void,
+    ptr::NonNull, //
+};
+use kernel::{
+    bindings,
+    prelude::*,
+    sync::Arc, //
+};
 
 /// What a thread runs: a value and the function called on it.
 type Payload<T> = (T, fn(&T));

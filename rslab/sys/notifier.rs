@@ -13,8 +13,18 @@
 //! number or a `void *`. rslab never vetoes an event, so the trampolines always answer
 //! `NOTIFY_OK`.
 
-use core::{ffi::c_void, marker::PhantomData, marker::PhantomPinned, pin::Pin};
-use kernel::{bindings, ffi::c_ulong, prelude::*, types::Opaque};
+use core::{
+    ffi::c_void,
+    marker::PhantomData,
+    marker::PhantomPinned,
+    pin::Pin, //
+};
+use kernel::{
+    bindings,
+    ffi::c_ulong,
+    prelude::*,
+    types::Opaque, //
+};
 
 // `enum memory_block_state` and the node events of 7.3's headers.
 const MEM_ONLINE: c_ulong = 0;
