@@ -32,7 +32,6 @@ use crate::{
     },
     slab::{
         slab_of,
-        ListKind,
         SlabHeader,
         HEADER_BYTES, //
     },
@@ -168,7 +167,10 @@ impl Cache {
         let mut nodes = KVec::with_capacity(nr_nodes as usize, GFP_KERNEL)?;
         for nid in 0..nr_nodes {
             let on = topology::node_has_normal_memory(nid).then_some(nid);
-            nodes.push(meta.nodes.alloc(NodeData::new(), on)?, GFP_KERNEL)?;
+            nodes.push(
+                meta.nodes.alloc(NodeData::new(layout.objects), on)?,
+                GFP_KERNEL,
+            )?;
         }
         // Zeroed in place: a slot is 2.6 KiB, which must not be built on the stack and copied.
         let cpus = KVec::<CpuSlot>::zeroed(topology::nr_cpu_ids() as usize, GFP_KERNEL)?;
@@ -418,18 +420,13 @@ impl Drop for Cache {
         for node in self.nodes.iter() {
             let mut l = node.lists.lock();
             let mut slabs = KVec::<usize>::new();
-            for kind in [ListKind::Partial, ListKind::Full, ListKind::Free] {
-                let Some(list) = l.list(kind) else { continue };
-                while let Some(slab) = list.pop_front() {
-                    if slabs.push(slab as usize, GFP_ATOMIC).is_err() {
-                        // Out of memory for the list: free this one now, under the lock.
-                        // SAFETY: off every list; nothing uses it any more.
-                        unsafe { self.free_slab(slab) };
-                    }
+            while let Some(slab) = l.take_any_slab() {
+                if slabs.push(slab as usize, GFP_ATOMIC).is_err() {
+                    // Out of memory for the list: free this one now, under the lock.
+                    // SAFETY: off every list; nothing uses it any more.
+                    unsafe { self.free_slab(slab) };
                 }
             }
-            l.total_objects = 0;
-            l.free_objects = 0;
             drop(l);
             for slab in slabs {
                 // SAFETY: taken off every list above; nothing uses the slab any more.

@@ -280,16 +280,17 @@ impl Cache {
         // SAFETY: `slot` is a slot of this cache's live slab (found in the index under the node
         // lock, which we hold).
         unsafe { self.debug_check_redzones(slot)? };
-        // SAFETY: the object is allocated and given back; we hold the node lock.
+        // SAFETY: the object is allocated (its state word says so, checked above under the node
+        // lock, which serialises frees of it) and given back: ours to poison and mark; `slab`
+        // is a slab of node `nid` (found in the index under its lock) and `slot` one of its
+        // allocated slots.
         unsafe {
             if self.ctor.is_none() {
                 core::ptr::write_bytes(p, POISON_FREE, self.layout.object_size);
             }
             self.debug_mark(slot, STATE_FREE);
-            (*slab).push(slot);
-            l.place(slab, self.layout.objects);
+            l.return_slot(slab, slot);
         }
-        l.free_objects += 1;
         let mut surplus = ObjArray::<8>::new();
         self.take_surplus(&mut l, MAX_FREE_SLABS, &mut surplus);
         drop(l);

@@ -31,7 +31,10 @@ use crate::{
     }, //
 };
 use core::{
-    ptr::NonNull,
+    ptr::{
+        null_mut,
+        NonNull, //
+    },
     sync::atomic::Ordering::Relaxed, //
 };
 use kernel::{
@@ -43,25 +46,61 @@ use kernel::{
 /// Empty slabs a node keeps before giving pages back to the page allocator.
 pub(crate) const MAX_FREE_SLABS: usize = 2;
 
-/// The slab lists of one node, under the node's lock.
+/// The slab lists of one node, reached only through its lock's guard: every operation on a
+/// node's slabs and their freelists is a method here.
+///
+/// # Invariants
+///
+/// Every slab on `partial`, `full` and `free` is a live slab of this node, formatted by
+/// [`init_slab`] for a layout of `objects` objects per slab, with an intact freelist and on the
+/// list its `inuse` count calls for; `total_objects` and `free_objects` count the objects of
+/// those slabs and the free ones among them. Only the holder of the node lock (`&mut self`)
+/// reads or writes their headers and freelists.
 pub(crate) struct NodeLists {
-    pub(crate) partial: SlabList,
-    pub(crate) full: SlabList,
-    pub(crate) free: SlabList,
+    partial: SlabList,
+    full: SlabList,
+    free: SlabList,
+    /// Objects per slab.
+    objects: usize,
     /// Objects in this node's slabs.
-    pub(crate) total_objects: usize,
+    total_objects: usize,
     /// Of those, objects on freelists.
-    pub(crate) free_objects: usize,
+    free_objects: usize,
     /// Bumped by every change of a slab's objects or list: lets `validate` walk the lists in
     /// pieces, dropping the lock in between, and notice if anything moved meanwhile.
-    pub(crate) gen: u64,
+    gen: u64,
 }
 
-// SAFETY: the raw slab pointers are owned by the cache and only dereferenced under the node lock.
+// SAFETY: the raw slab pointers are owned by the cache and only dereferenced under the node lock
+// (type invariant), whichever thread holds it.
 unsafe impl Send for NodeLists {}
 
+/// Where a piecewise walk of a node's list stopped: valid only while the node's generation is
+/// the one it was taken at.
+pub(crate) struct Cursor {
+    at: *mut SlabHeader,
+    gen: u64,
+}
+
+/// A walk could not go on: the node changed since its cursor was taken.
+#[derive(Debug)]
+pub(crate) struct Moved;
+
 impl NodeLists {
-    pub(crate) fn list(&mut self, kind: ListKind) -> Option<&mut SlabList> {
+    fn new(objects: usize) -> Self {
+        // INVARIANT: no slab, no object.
+        Self {
+            partial: SlabList::new(ListKind::Partial),
+            full: SlabList::new(ListKind::Full),
+            free: SlabList::new(ListKind::Free),
+            objects,
+            total_objects: 0,
+            free_objects: 0,
+            gen: 0,
+        }
+    }
+
+    fn list(&mut self, kind: ListKind) -> Option<&mut SlabList> {
         match kind {
             ListKind::Partial => Some(&mut self.partial),
             ListKind::Full => Some(&mut self.full),
@@ -74,31 +113,108 @@ impl NodeLists {
     ///
     /// # Safety
     ///
-    /// `slab` must be a slab of this node, on one of its lists or on none.
-    pub(crate) unsafe fn place(&mut self, slab: *mut SlabHeader, objects: usize) {
+    /// `slab` must be a live slab of this node, on one of its lists or, being added, on none.
+    unsafe fn place(&mut self, slab: *mut SlabHeader) {
         self.gen = self.gen.wrapping_add(1);
-        // SAFETY: the caller guarantees `slab` is ours; we hold the node lock (`&mut self`).
+        // SAFETY: `slab` is a live slab of this node (contract) and we hold the node lock.
         let (inuse, cur) = unsafe { ((*slab).inuse as usize, (*slab).list) };
         let want = match inuse {
             0 => ListKind::Free,
-            n if n == objects => ListKind::Full,
+            n if n == self.objects => ListKind::Full,
             _ => ListKind::Partial,
         };
         if cur == want {
             return;
         }
         if let Some(l) = self.list(cur) {
-            // SAFETY: the slab is on `cur` (its tag).
+            // SAFETY: the slab is on `cur`: its tag names its list (`SlabList` invariant).
             unsafe { l.remove(slab) };
         }
         if let Some(l) = self.list(want) {
-            // SAFETY: the slab is now on no list.
+            // SAFETY: the slab is on no list now.
             unsafe { l.push_front(slab) };
         }
     }
 
-    /// Takes up to `MAX_FREE_SLABS`-surplus empty slabs off the free list into `out`.
-    pub(crate) fn take_surplus(&mut self, keep: usize, objects: usize, out: &mut ObjArray<8>) {
+    /// Takes up to `max` free slots off this node's slabs (partial ones first, then empty ones),
+    /// handing each to `take`; a slot `take` refuses goes back and ends the batch. Returns how
+    /// many were taken.
+    pub(crate) fn take_slots(
+        &mut self,
+        max: usize,
+        mut take: impl FnMut(*mut u8) -> bool,
+    ) -> usize {
+        let mut got = 0;
+        while got < max {
+            let Some(slab) = self.partial.first().or_else(|| self.free.first()) else {
+                break;
+            };
+            let slab_left = {
+                // SAFETY: `slab` is on this node's lists, so live and ours under the lock (type
+                // invariant); the reference ends before `place` reads the header again.
+                let s = unsafe { &mut *slab };
+                let mut refused = false;
+                while got < max {
+                    // SAFETY: `s` is a slab of this node with an intact freelist (invariant).
+                    let Some(slot) = (unsafe { s.pop() }) else {
+                        break;
+                    };
+                    if !take(slot) {
+                        // SAFETY: `slot` was just taken off this slab and is unused.
+                        unsafe { s.push(slot) };
+                        refused = true;
+                        break;
+                    }
+                    got += 1;
+                }
+                refused || !s.free.is_null()
+            };
+            // SAFETY: `slab` is a slab of this node's lists.
+            unsafe { self.place(slab) };
+            if slab_left {
+                break;
+            }
+        }
+        // INVARIANT: `got` slots left the freelists; `place` put each slab on its list.
+        self.free_objects -= got;
+        got
+    }
+
+    /// Puts the allocated `slot` back on the freelist of its slab `slab`.
+    ///
+    /// # Safety
+    ///
+    /// `slab` must be a slab of this node, and `slot` an allocated slot of it (out of its
+    /// freelist, used by nobody any more).
+    pub(crate) unsafe fn return_slot(&mut self, slab: *mut SlabHeader, slot: *mut u8) {
+        // SAFETY: `slab` is a live slab of this node and `slot` an allocated slot of it
+        // (contract); we hold the node lock.
+        unsafe {
+            (*slab).push(slot);
+            self.place(slab);
+        }
+        // INVARIANT: one more free object, on its slab's freelist.
+        self.free_objects += 1;
+    }
+
+    /// Adds a slab just formatted for this node: all of its objects are free.
+    ///
+    /// # Safety
+    ///
+    /// `slab` must have been formatted by [`init_slab`] for this node's layout, be on no list
+    /// and be known to nobody else.
+    pub(crate) unsafe fn add_new_slab(&mut self, slab: *mut SlabHeader) {
+        // SAFETY: a new slab of this node on no list (contract).
+        unsafe { self.free.push_front(slab) };
+        // INVARIANT: its objects are all free.
+        self.total_objects += self.objects;
+        self.free_objects += self.objects;
+        self.gen = self.gen.wrapping_add(1);
+    }
+
+    /// Takes empty slabs beyond `keep` off the free list into `out` (as many as it holds): they
+    /// leave this node, and their pages may go back to the page allocator.
+    pub(crate) fn take_surplus(&mut self, keep: usize, out: &mut ObjArray<8>) {
         while self.free.len() > keep {
             let Some(slab) = self.free.first() else { break };
             if out.push(slab.cast()).is_err() {
@@ -106,10 +222,67 @@ impl NodeLists {
             }
             // SAFETY: `slab` is the free list's head.
             unsafe { self.free.remove(slab) };
-            self.total_objects -= objects;
-            self.free_objects -= objects;
+            // INVARIANT: an empty slab left: its objects were all free.
+            self.total_objects -= self.objects;
+            self.free_objects -= self.objects;
             self.gen = self.gen.wrapping_add(1);
         }
+    }
+
+    /// Takes one slab, whatever its list, off this node (emptying it at cache destruction).
+    pub(crate) fn take_any_slab(&mut self) -> Option<*mut SlabHeader> {
+        let slab = self
+            .partial
+            .pop_front()
+            .or_else(|| self.full.pop_front())
+            .or_else(|| self.free.pop_front())?;
+        // INVARIANT: the slab and its objects left the node.
+        self.total_objects -= self.objects;
+        // SAFETY: the slab was on this node's lists (a live slab of ours) until just now.
+        self.free_objects -= self.objects - unsafe { (*slab).inuse } as usize;
+        self.gen = self.gen.wrapping_add(1);
+        Some(slab)
+    }
+
+    /// Calls `f` on at most `limit` slabs of list `kind`, starting where `from` stopped (or at
+    /// the front). Returns where to go on next time (`None`: the list is done), or `Moved` if the
+    /// node changed since `from` was taken.
+    pub(crate) fn walk(
+        &self,
+        kind: ListKind,
+        from: Option<Cursor>,
+        limit: usize,
+        mut f: impl FnMut(&SlabHeader),
+    ) -> Result<Option<Cursor>, Moved> {
+        let list = match kind {
+            ListKind::Partial => &self.partial,
+            ListKind::Full => &self.full,
+            ListKind::Free => &self.free,
+            ListKind::None => return Ok(None),
+        };
+        let start = match from {
+            Some(c) if c.gen != self.gen => return Err(Moved),
+            Some(c) => c.at,
+            None => list.first().unwrap_or(null_mut()),
+        };
+        // SAFETY: `start` is null, the list's head, or where the previous piece stopped, which is
+        // still on this list because nothing changed since (same generation). Every slab on it
+        // is live and ours under the lock (type invariant).
+        let next = unsafe { list.for_each_from(start, limit, |p| f(&*p)) };
+        Ok(next.map(|at| Cursor { at, gen: self.gen }))
+    }
+
+    /// `(partial, full, free)` slab counts and `(total, free)` object counts.
+    pub(crate) fn counts(&self) -> ([usize; 3], [usize; 2]) {
+        (
+            [self.partial.len(), self.full.len(), self.free.len()],
+            [self.total_objects, self.free_objects],
+        )
+    }
+
+    /// The generation: changes with every change of the lists or of a slab's objects.
+    pub(crate) fn generation(&self) -> u64 {
+        self.gen
     }
 }
 
@@ -123,19 +296,10 @@ pub(crate) struct NodeData {
 }
 
 impl NodeData {
-    pub(crate) fn new() -> impl PinInit<Self> {
+    /// The structure of one node for slabs of `objects` objects.
+    pub(crate) fn new(objects: usize) -> impl PinInit<Self> {
         pin_init!(Self {
-            lists <- new_spinlock_irq!(
-                NodeLists {
-                    partial: SlabList::new(ListKind::Partial),
-                    full: SlabList::new(ListKind::Full),
-                    free: SlabList::new(ListKind::Free),
-                    total_objects: 0,
-                    free_objects: 0,
-                    gen: 0,
-                },
-                "rslab_node_lock"
-            ),
+            lists <- new_spinlock_irq!(NodeLists::new(objects), "rslab_node_lock"),
         })
     }
 }
@@ -145,44 +309,11 @@ impl Cache {
     #[inline(never)]
     pub(crate) fn refill(&self, slot: &CpuSlot, cc: &mut CpuArrays, nid: u32) -> usize {
         let Some(node) = self.node(nid) else { return 0 };
-        let objects = self.layout.objects;
-        let mut l = node.lists.lock();
-        let mut got = 0;
-        while got < self.batch {
-            let Some(slab) = l.partial.first().or_else(|| l.free.first()) else {
-                break;
-            };
-            let left = {
-                // SAFETY: `slab` is on this node's lists and we hold the node lock. The
-                // reference ends before `place` writes the header through the raw pointer.
-                let s = unsafe { &mut *slab };
-                while got < self.batch {
-                    // SAFETY: `s` is this node's slab under its lock; its freelist is intact
-                    // (cache invariant).
-                    let Some(slot) = (unsafe { s.pop() }) else {
-                        break;
-                    };
-                    if cc
-                        .objs
-                        .push(slot.wrapping_add(self.layout.obj_offset))
-                        .is_err()
-                    {
-                        // SAFETY: `slot` was just taken from this slab.
-                        unsafe { s.push(slot) };
-                        break;
-                    }
-                    got += 1;
-                }
-                !s.free.is_null()
-            };
-            // SAFETY: `slab` belongs to this node.
-            unsafe { l.place(slab, objects) };
-            if left {
-                break;
-            }
-        }
-        l.free_objects -= got;
-        drop(l);
+        let off = self.layout.obj_offset;
+        let got = node
+            .lists
+            .lock()
+            .take_slots(self.batch, |s| cc.objs.push(s.wrapping_add(off)).is_ok());
         if got > 0 {
             slot.held
                 .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
@@ -248,11 +379,10 @@ impl Cache {
                 unsafe { self.free_slab(slab) };
                 return Err(ENOMEM);
             }
-            // SAFETY: a new slab, on no list.
-            unsafe { l.free.push_front(slab) };
-            l.total_objects += self.layout.objects;
-            l.free_objects += self.layout.objects;
-            l.gen = l.gen.wrapping_add(1);
+            // SAFETY: just formatted for node `n` with this cache's layout, on no list, and
+            // known to nobody else (a debug slab's index entry is only looked up under this
+            // node's lock, held).
+            unsafe { l.add_new_slab(slab) };
             return Ok(n);
         }
         Err(ENOMEM)
@@ -261,7 +391,6 @@ impl Cache {
     /// Gives objects back to their slabs, batching lock acquisitions per node, and returns
     /// surplus empty slabs to the page allocator (outside the lock).
     pub(crate) fn free_to_slabs(&self, objs: &[*mut u8]) {
-        let objects = self.layout.objects;
         let mut surplus = ObjArray::<8>::new();
         let mut i = 0;
         while i < objs.len() {
@@ -276,13 +405,10 @@ impl Cache {
                 if unsafe { (*slab).node } != nid {
                     break;
                 }
-                // SAFETY: the object is allocated from `slab`, which is on this node's lists;
-                // we hold the node lock. Its slot starts `obj_offset` bytes before it.
-                unsafe {
-                    (*slab).push(objs[i].wrapping_sub(self.layout.obj_offset));
-                    l.place(slab, objects);
-                }
-                l.free_objects += 1;
+                // SAFETY: the object is allocated from `slab` (it is an allocated object of this
+                // cache, caller's contract), a slab on node `nid`, whose lock we hold. Its slot
+                // starts `obj_offset` bytes before it.
+                unsafe { l.return_slot(slab, objs[i].wrapping_sub(self.layout.obj_offset)) };
                 i += 1;
             }
             self.take_surplus(&mut l, MAX_FREE_SLABS, &mut surplus);
@@ -298,7 +424,7 @@ impl Cache {
     pub(crate) fn take_surplus(&self, l: &mut NodeLists, keep: usize, out: &mut ObjArray<8>) {
         // `out` may hold other nodes' slabs already (`release`): only the new ones leave here.
         let before = out.len();
-        l.take_surplus(keep, self.layout.objects, out);
+        l.take_surplus(keep, out);
         if self.debug && out.len() > before {
             let mut index = self.debug_slabs.lock();
             for &slab in &out.as_slice()[before..] {
@@ -344,15 +470,11 @@ impl Cache {
     /// (and takes another) if it was written while free.
     pub(crate) fn take_from_node(&self, nid: u32) -> Option<*mut u8> {
         let node = self.node(nid)?;
-        let objects = self.layout.objects;
         let mut l = node.lists.lock();
         loop {
-            let slab = l.partial.first().or_else(|| l.free.first())?;
-            // SAFETY: `slab` is on this node's lists; we hold the node lock.
-            let slot = unsafe { (*slab).pop() }?;
-            // SAFETY: `slab` is still on this node's lists and we still hold the node lock.
-            unsafe { l.place(slab, objects) };
-            l.free_objects -= 1;
+            let mut slot = None;
+            l.take_slots(1, |s| slot.replace(s).is_none());
+            let slot = slot?;
             if !self.debug {
                 return Some(slot.wrapping_add(self.layout.obj_offset));
             }

@@ -94,19 +94,15 @@ impl Cache {
         self.nodes
             .iter()
             .map(|n| {
-                let l = n.lists.lock();
-                l.total_objects - l.free_objects
+                let (_, [total, free]) = n.lists.lock().counts();
+                total - free
             })
             .sum()
     }
 
     /// Per-node `(partial, full, free)` slab counts and `(total, free)` objects.
     pub(crate) fn node_counts(&self, nid: u32) -> Option<([usize; 3], [usize; 2])> {
-        let l = self.node(nid)?.lists.lock();
-        Some((
-            [l.partial.len(), l.full.len(), l.free.len()],
-            [l.total_objects, l.free_objects],
-        ))
+        Some(self.node(nid)?.lists.lock().counts())
     }
 
     /// Sums of the per-CPU counters: allocs, frees, refills, flushes, remote frees.

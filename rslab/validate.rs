@@ -27,7 +27,6 @@ use crate::{
         irq::IrqOff, //
     }, //
 };
-use core::ptr::null_mut;
 use kernel::prelude::*;
 
 /// Slabs `validate` checks per hold of a node's lock.
@@ -101,26 +100,23 @@ impl Cache {
             for kind in [ListKind::Partial, ListKind::Full, ListKind::Free] {
                 let mut cursor = None;
                 loop {
-                    let mut l = node.lists.lock();
+                    let l = node.lists.lock();
+                    let (_, [total, _]) = l.counts();
                     match gen {
-                        None => gen = Some(l.gen),
-                        Some(g) if g != l.gen => return Err((nid, Fault::Busy)),
+                        None => gen = Some(l.generation()),
+                        Some(g) if g != l.generation() => return Err((nid, Fault::Busy)),
                         Some(_) => {}
                     }
                     // A corrupted (cyclic) list must not keep us here: no more pieces than the
                     // node's slabs can fill.
-                    if pieces > l.total_objects / objects.max(1) / VALIDATE_PIECE + 3 {
+                    if pieces > total / objects.max(1) / VALIDATE_PIECE + 3 {
                         return Err((nid, Fault::WrongList));
                     }
                     pieces += 1;
-                    let Some(list) = l.list(kind) else { break };
-                    let start = cursor.unwrap_or_else(|| list.first().unwrap_or(null_mut()));
-                    let visit = |slab: *mut SlabHeader| {
+                    let visit = |s: &SlabHeader| {
                         if fault.is_some() {
                             return;
                         }
-                        // SAFETY: `slab` is on this node's list; we hold the node lock.
-                        let s = unsafe { &*slab };
                         if s.magic != SLAB_MAGIC ^ self.id || s.node != nid {
                             fault = Some(Fault::NotThisCache);
                             return;
@@ -135,8 +131,9 @@ impl Cache {
                             fault = Some(Fault::WrongList);
                             return;
                         }
-                        // SAFETY: `s` is a slab of this cache's layout, on this node's list,
-                        // and we hold the node lock: nobody else walks or changes it.
+                        // SAFETY: `s` is on one of this node's lists, so a slab formatted with
+                        // this cache's layout (cache invariant), and we hold the node lock:
+                        // nobody else walks or changes its freelist.
                         match unsafe { s.count_free(&self.layout) } {
                             Ok(f) if f == objects - n => free += f,
                             _ => fault = Some(Fault::Freelist),
@@ -144,24 +141,26 @@ impl Cache {
                         slabs += 1;
                         inuse += n;
                     };
-                    // SAFETY: `start` is the list's head, or where the previous piece stopped,
-                    // which is still on this list: the generation has not changed since.
-                    let next = unsafe { list.for_each_from(start, VALIDATE_PIECE, visit) };
+                    let next = l.walk(kind, cursor.take(), VALIDATE_PIECE, visit);
                     drop(l);
                     if let Some(f) = fault {
                         return Err((nid, f));
                     }
                     match next {
-                        Some(s) => cursor = Some(s),
-                        None => break,
+                        Err(_) => return Err((nid, Fault::Busy)),
+                        Ok(Some(c)) => cursor = Some(c),
+                        Ok(None) => break,
                     }
                 }
             }
             let l = node.lists.lock();
-            if gen != Some(l.gen) {
+            let (_, [total, free_now]) = l.counts();
+            let now = l.generation();
+            drop(l);
+            if gen != Some(now) {
                 return Err((nid, Fault::Busy));
             }
-            if l.free_objects != free || l.total_objects != slabs * objects {
+            if free_now != free || total != slabs * objects {
                 return Err((nid, Fault::Counters));
             }
             census.slabs += slabs;
