@@ -16,9 +16,10 @@
 //!    memory/node notifiers) — [`sys::cpuhp::CpusReadGuard`]
 //! 2. the flush mutex (serialises `flush_all`) — [`flush::Flusher`].
 //!    **Never acquired while the slab mutex is held**: commands that flush do so before they
-//!    take the slab mutex, holding only a reference to the cache.
+//!    take the slab mutex, holding only a reference to the cache; every flush asks lockdep
+//!    first and refuses under the slab mutex ([`registry::Registry::may_flush`]).
 //! 3. the slab mutex (the list of caches) — [`registry::Registry`]
-//! 4. a per-node list lock (spinlock, interrupts disabled) — `cache::NodeData`
+//! 4. a per-node list lock (spinlock, interrupts disabled) — [`node::NodeData`]
 //! 5. a debug cache's slab index (spinlock, interrupts disabled): inside a node lock when a
 //!    slab joins or leaves a node's lists, or alone to look a slab up
 //!
@@ -28,7 +29,29 @@
 //! control file's commands do, allocation and free only node and index locks.
 //!
 //! The per-CPU object arrays take no lock: they are touched only by their own CPU with
-//! interrupts off, or, while their CPU is offline, by a holder of the CPU hotplug lock.
+//! interrupts off, or, while their CPU is offline, by the holder of the proof of that
+//! ([`sys::cpuhp::OfflineCpu`], which needs the CPU hotplug lock).
+//!
+//! # Layers
+//!
+//! * `rslab/sys/`: the kernel facilities (interrupts and the CPU number, topology, pages, kmem
+//!   caches, per-CPU work, hotplug states, notifiers, debugfs, lockdep), each a thin wrapper,
+//!   safe at its edge; the only place of `kernel::bindings` and inline assembly.
+//! * The allocator, one concept per file: [`cache`] (the cache and its entry points),
+//!   [`percpu`] (a CPU's arrays), [`node`] (a node's slab lists), [`slab`] and [`layout`] (slab
+//!   format and geometry, host-tested), [`debug`], [`validate`], [`stats`].
+//! * Around it: [`registry`] (the list of caches, create and destroy), [`flush`]
+//!   (`flush_all`), [`reaper`], [`hotplug`], [`debugfs`] and [`cmd`] (the control file), and
+//!   [`api`] (the exported C API, with `rslab/api.c`).
+//!
+//! # Words
+//!
+//! A *cache* is an rslab object cache and nothing else; the kernel's are *kmem caches*. A CPU
+//! holds objects in its *arrays* (the object array and the remote-free buffer). Objects move
+//! from a node's slabs into an array by a *refill*, and back by a *flush* (the oldest batch of a
+//! full array, every array of a cache in `flush_all`, a dead CPU's arrays); the *reaper* flushes
+//! what sat unused since its last visit. Objects return to their slabs by *free to slabs*; empty
+//! slabs go back to the page allocator by *discard* (beyond a few per node) and *shrink* (all).
 
 use kernel::{
     prelude::*,

@@ -424,13 +424,13 @@ impl Drop for Cache {
                 if slabs.push(slab as usize, GFP_ATOMIC).is_err() {
                     // Out of memory for the list: free this one now, under the lock.
                     // SAFETY: off every list; nothing uses it any more.
-                    unsafe { self.free_slab(slab) };
+                    unsafe { self.discard_slab(slab) };
                 }
             }
             drop(l);
             for slab in slabs {
                 // SAFETY: taken off every list above; nothing uses the slab any more.
-                unsafe { self.free_slab(slab as *mut SlabHeader) };
+                unsafe { self.discard_slab(slab as *mut SlabHeader) };
             }
         }
     }

@@ -296,7 +296,7 @@ impl Cache {
         drop(l);
         while let Some(s) = surplus.pop() {
             // SAFETY: taken off the free list: empty and unreachable.
-            unsafe { self.free_slab(s.cast()) };
+            unsafe { self.discard_slab(s.cast()) };
         }
         Ok(())
     }

@@ -348,7 +348,7 @@ impl Cache {
             // SAFETY: `base` is a fresh block of `slab_bytes()`, aligned to its size; `header`
             // is `base` or a fresh header object.
             let slab = unsafe { init_slab(base.as_ptr(), header, &self.layout, self.id, n) };
-            // Counted now: from here on, any failure goes through `free_slab`, which counts it
+            // Counted now: from here on, any failure goes through `discard_slab`, which counts it
             // freed.
             self.stats.slabs_allocated.inc();
             if self.debug {
@@ -367,7 +367,7 @@ impl Cache {
             }
             let Some(node) = self.node(n) else {
                 // SAFETY: the slab is on no list and unknown to anyone.
-                unsafe { self.free_slab(slab) };
+                unsafe { self.discard_slab(slab) };
                 return Err(EINVAL);
             };
             let mut l = node.lists.lock();
@@ -376,7 +376,7 @@ impl Cache {
             if self.debug && self.debug_index_insert(slab).is_err() {
                 drop(l);
                 // SAFETY: the slab is on no list and in no index.
-                unsafe { self.free_slab(slab) };
+                unsafe { self.discard_slab(slab) };
                 return Err(ENOMEM);
             }
             // SAFETY: just formatted for node `n` with this cache's layout, on no list, and
@@ -415,7 +415,7 @@ impl Cache {
         }
         while let Some(slab) = surplus.pop() {
             // SAFETY: taken off the free list above: empty and unreachable now.
-            unsafe { self.free_slab(slab.cast()) };
+            unsafe { self.discard_slab(slab.cast()) };
         }
     }
 
@@ -441,7 +441,7 @@ impl Cache {
     ///
     /// `slab` must be a slab of this cache on no list (and, in a debug cache, not in the debug
     /// index), with no object in use.
-    pub(crate) unsafe fn free_slab(&self, slab: *mut SlabHeader) {
+    pub(crate) unsafe fn discard_slab(&self, slab: *mut SlabHeader) {
         // SAFETY: per the contract the slab is ours alone; the magic is cleared so a stale
         // pointer into it is not taken for an object of this cache.
         let base = unsafe {
@@ -505,7 +505,7 @@ impl Cache {
                 }
                 while let Some(s) = surplus.pop() {
                     // SAFETY: taken off the free list: empty and unreachable.
-                    unsafe { self.free_slab(s.cast()) };
+                    unsafe { self.discard_slab(s.cast()) };
                     n += 1;
                 }
             }

@@ -188,7 +188,7 @@ impl Cache {
             self.take_surplus(&mut node.lists.lock(), 1, &mut surplus);
             while let Some(s) = surplus.pop() {
                 // SAFETY: taken off the free list: empty and unreachable.
-                unsafe { self.free_slab(s.cast()) };
+                unsafe { self.discard_slab(s.cast()) };
             }
         }
         n
