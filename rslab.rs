@@ -203,9 +203,8 @@ impl kernel::InPlaceModule for Rslab {
 #[pinned_drop]
 impl PinnedDrop for Rslab {
     fn drop(self: Pin<&mut Self>) {
-        // SAFETY: `files` and `hooks` are not structurally pinned: taking them moves nothing
-        // pinned.
-        let this = unsafe { self.get_unchecked_mut() };
+        // `files` and `hooks` are not structurally pinned: the projection hands them out.
+        let this = self.project();
         drop(this.files.take());
         // Notifiers off, then every online CPU's offline callback (reapers stop), then the
         // dead-callback state (not invoked: every CPU is alive).

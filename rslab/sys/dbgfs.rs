@@ -166,8 +166,8 @@ impl<T: Sync> DbgFile<T> {
                 &fops.fops,
             )
         })?;
-        // SAFETY: only the plain-data `dentry` field is written; nothing pinned moves.
-        unsafe { file.as_mut().get_unchecked_mut().dentry = dentry };
+        // `dentry` is not structurally pinned: the projection hands it out.
+        *file.as_mut().project().dentry = dentry;
         // INVARIANT: the file is created with `i_private == &data` and is removed in `drop`.
         Ok(file)
     }
