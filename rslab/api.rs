@@ -172,7 +172,8 @@ pub(crate) unsafe extern "C" fn rslab_cache_shrink(cache: *mut c_void) -> c_int 
 /// `cache` must be null or a live cache of `rslab_cache_create()`.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn rslab_alloc(cache: *mut c_void, gfp: u32) -> *mut c_void {
-    // SAFETY: the caller's contract.
+    // SAFETY: `cache` is null or a live cache of `rslab_cache_create()` (this function's
+    // contract), which is all `cache_ref` asks.
     let Some(c) = (unsafe { cache_ref(cache) }) else {
         return null_mut();
     };
@@ -192,10 +193,12 @@ pub(crate) unsafe extern "C" fn rslab_alloc_node(
     node: c_int,
 ) -> *mut c_void {
     if node == NUMA_NO_NODE {
-        // SAFETY: the caller's contract is `rslab_alloc`'s.
+        // SAFETY: `cache` is null or a live cache (this function's contract), as
+        // `rslab_alloc` requires.
         return unsafe { rslab_alloc(cache, gfp) };
     }
-    // SAFETY: the caller's contract.
+    // SAFETY: `cache` is null or a live cache of `rslab_cache_create()` (this function's
+    // contract), which is all `cache_ref` asks.
     let Some(c) = (unsafe { cache_ref(cache) }) else {
         return null_mut();
     };
@@ -220,7 +223,8 @@ pub(crate) unsafe extern "C" fn rslab_free(cache: *mut c_void, obj: *mut c_void)
     let Some(obj) = NonNull::new(obj.cast::<u8>()) else {
         return;
     };
-    // SAFETY: the caller's contract.
+    // SAFETY: `cache` is a live cache of `rslab_cache_create()` (this function's contract),
+    // which is all `cache_ref` asks.
     if let Some(c) = unsafe { cache_ref(cache) } {
         // SAFETY: `obj` is an object of `c`, not freed since (contract).
         unsafe { c.free(obj) };
@@ -239,7 +243,8 @@ pub(crate) unsafe extern "C" fn rslab_alloc_bulk(
     nr: usize,
     objs: *mut *mut c_void,
 ) -> c_int {
-    // SAFETY: the caller's contract.
+    // SAFETY: `cache` is null or a live cache of `rslab_cache_create()` (this function's
+    // contract), which is all `cache_ref` asks.
     let Some(c) = (unsafe { cache_ref(cache) }) else {
         return 0;
     };
@@ -278,7 +283,8 @@ pub(crate) unsafe extern "C" fn rslab_free_bulk(
     if nr == 0 || objs.is_null() {
         return;
     }
-    // SAFETY: the caller's contract.
+    // SAFETY: `cache` is null or a live cache of `rslab_cache_create()` (this function's
+    // contract), which is all `cache_ref` asks.
     let Some(c) = (unsafe { cache_ref(cache) }) else {
         return;
     };

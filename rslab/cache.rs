@@ -259,7 +259,8 @@ impl Cache {
         let Some((slot, cc)) = self.this_cpu(&mut irq) else {
             return;
         };
-        // SAFETY: the caller's contract is `free_one`'s.
+        // SAFETY: `obj` is an allocated object of this cache, not freed since (this function's
+        // contract), and the cache is not a debug cache (checked above): what `free_one` needs.
         unsafe { self.free_one(slot, cc, obj.as_ptr()) };
         bump(&slot.stats.frees);
         slot.held
@@ -344,7 +345,9 @@ impl Cache {
         };
         let mut n = 0;
         for &p in objs.iter().filter(|p| !p.is_null()) {
-            // SAFETY: the caller's contract.
+            // SAFETY: every non-null entry is an allocated object of this cache, not freed
+            // since and not listed twice (this function's contract); not a debug cache
+            // (checked above): what `free_one` needs.
             unsafe { self.free_one(slot, cc, p) };
             n += 1;
         }

@@ -200,7 +200,8 @@ impl Cache {
         if state != STATE_FREE {
             return Err(Fault::BadState(state));
         }
-        // SAFETY: the caller's contract.
+        // SAFETY: `slot` is a slot of this debug cache (this function's contract), which is what
+        // `debug_check_redzones` reads.
         unsafe { self.debug_check_redzones(slot)? };
         if self.ctor.is_some() {
             // Constructed objects are not poisoned.
