@@ -12,7 +12,7 @@
 //!
 //! An empty array is refilled with a batch from its node's partial (then free) slabs under the
 //! node's lock; with no slab there, interrupts are enabled again and a slab is taken from the
-//! page allocator. A full array (at its size-dependent limit) gives its oldest batch back. Frees
+//! page allocator. A full array (at its size-dependent limit) flushes its oldest batch. Frees
 //! of objects whose slab is on another node collect in a per-CPU buffer that goes back to those
 //! nodes in one batch.
 //!

@@ -9,7 +9,7 @@
 //!   "[PATCH - cpu hotplug] Fix races in kmem_cache_create and kmem_cache_destroy", LKML
 //!   2004-03-23, where hotplug callbacks met caches whose per-CPU parts were not set up yet,
 //!   cannot happen);
-//!   *dead* drains the dead CPU's arrays of every cache back to the node lists, so nothing it
+//!   *dead* flushes the dead CPU's arrays of every cache back to the node lists, so nothing it
 //!   cached is stranded. It holds the CPU hotplug lock (asserted) and takes the slab mutex:
 //!   `cpus -> slab`, the crate's order.
 //! * `CPUHP_AP_ONLINE_DYN` (on the CPU itself): *online* starts its reaper; *offline* stops

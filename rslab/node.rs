@@ -422,7 +422,7 @@ impl Cache {
     /// Takes up to the surplus of empty slabs beyond `keep` off node list `l` into `out`; in a
     /// debug cache they leave the debug index too, while `l`'s lock is held.
     pub(crate) fn take_surplus(&self, l: &mut NodeLists, keep: usize, out: &mut ObjArray<8>) {
-        // `out` may hold other nodes' slabs already (`release`): only the new ones leave here.
+        // `out` may hold other nodes' slabs already (`free_to_slabs`): only the new ones leave here.
         let before = out.len();
         l.take_surplus(keep, out);
         if self.debug && out.len() > before {

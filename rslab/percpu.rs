@@ -60,7 +60,7 @@ pub(crate) struct CpuArrays {
 pub(crate) struct CpuSlot {
     pub(crate) cache: UnsafeCell<CpuArrays>,
     /// The node this CPU allocates from: its own if it has normal memory, else the first node
-    /// that does (`numa_mem_id()`'s choice). Memory hotplug changes it ([`Cache::update_cpu_nodes`]):
+    /// that does (see `topology::mem_node`). Memory hotplug changes it ([`Cache::update_cpu_nodes`]):
     /// a node that gains or loses its normal memory must not leave its CPUs growing slabs
     /// elsewhere and sending every free down the remote path.
     pub(crate) node: AtomicU32,

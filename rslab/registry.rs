@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The list of caches (under the slab mutex), `flush_all` (under the flush mutex), and the
-//! commands of the control file.
+//! The list of caches (under the slab mutex): create, destroy, shrink, the commands of the
+//! control file, and the way every one of them reaches `flush_all` (`flush.rs`).
 //!
 //! Lock order (see the crate root): `cpus_read_lock` -> flush mutex; the flush mutex is never
 //! taken while the slab mutex is held. Commands that flush do it first, without the slab
@@ -216,13 +216,18 @@ impl Registry {
         Ok(())
     }
 
+    /// [`Self::may_flush`] for a path about to flush: a refusal is a bug of that path, so it
+    /// warns as well.
+    fn flush_allowed(&self) -> Result {
+        self.may_flush().inspect_err(|_| {
+            kernel::warn_on!(true);
+        })
+    }
+
     /// `flush_all` (or a validation of every CPU's arrays) for a caller that holds the CPU
     /// hotplug lock; warns and refuses under the slab mutex ([`Self::may_flush`]).
     fn flush_cpus_locked(&self, cache: &Cache, op: CpuOp) -> Result<usize> {
-        if let Err(e) = self.may_flush() {
-            kernel::warn_on!(true);
-            return Err(e);
-        }
+        self.flush_allowed()?;
         self.flusher.run_cpus_locked(cache, op)
     }
 
@@ -398,7 +403,7 @@ impl Registry {
             cache.block_reap();
         }
         let r = self
-            .may_flush()
+            .flush_allowed()
             .and_then(|()| validate::validate(&self.flusher, cache));
         cache.unblock_reap();
         r
