@@ -21,8 +21,16 @@
 use kernel::{
     prelude::*,
     str::CString,
-    sync::{Arc, Mutex},
-    uaccess::UserSliceReader,
+    sync::{
+        atomic::{
+            Acquire,
+            Atomic,
+            Release, //
+        },
+        Arc,
+        Mutex, //
+    },
+    uaccess::UserSliceReader, //
 };
 
 #[path = "rslab_test/bench.rs"]
@@ -46,13 +54,25 @@ mod words;
 
 use core::{
     fmt,
-    ptr::null_mut,
-    sync::atomic::{AtomicPtr, Ordering::*},
+    ptr::null_mut, //
 };
-use stress::{Counters, Shared, StressRun};
+use stress::{
+    Counters,
+    Shared,
+    StressRun, //
+};
 use sys::{
-    cpuhp::{CpuhpCallbacks, CpuhpState, CpusReadGuard, OfflineCpu, Section},
-    dbgfs::{DbgDir, DbgFile},
+    cpuhp::{
+        CpuhpCallbacks,
+        CpuhpState,
+        CpusReadGuard,
+        OfflineCpu,
+        Section, //
+    },
+    dbgfs::{
+        DbgDir,
+        DbgFile, //
+    },
 };
 use words::Name;
 
@@ -88,7 +108,7 @@ struct Runs {
 ///
 /// Null, or the runs of the loaded module: set once they exist, cleared before they go and
 /// before the callbacks are removed (which waits for callbacks in progress).
-static RUNS: AtomicPtr<Runs> = AtomicPtr::new(null_mut());
+static RUNS: Atomic<*mut Runs> = Atomic::new(null_mut());
 
 fn with_runs(f: impl FnOnce(&mut KVec<Run>)) {
     let p = RUNS.load(Acquire);

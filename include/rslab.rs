@@ -22,14 +22,22 @@
 use core::{
     marker::PhantomData,
     mem::ManuallyDrop,
-    ops::{Deref, DerefMut},
-    ptr::NonNull,
+    ops::{
+        Deref,
+        DerefMut, //
+    },
+    ptr::NonNull, //
 };
 use kernel::{
     bindings,
     error::from_err_ptr,
-    ffi::{c_char, c_int, c_uint, c_void},
-    prelude::*,
+    ffi::{
+        c_char,
+        c_int,
+        c_uint,
+        c_void, //
+    },
+    prelude::*, //
 };
 
 /// The C declarations of `include/rslab.h`.
@@ -139,7 +147,7 @@ unsafe impl Sync for RawCache {}
 impl RawCache {
     /// Creates a cache of `size`-byte objects named `name`.
     pub(crate) fn new(name: &CStr, size: usize, args: Args) -> Result<Self> {
-        // SAFETY: no constructor.
+        // SAFETY: `with_ctor`'s contract is about the constructor, and there is none.
         unsafe { Self::with_ctor(name, size, args, None) }
     }
 

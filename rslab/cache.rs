@@ -71,7 +71,7 @@ use kernel::{
             Relaxed as LkmmRelaxed, //
         },
         SpinLockIrq, //
-    }, //
+    },
 };
 
 /// A constructor: run on every object of a slab when the slab is carved from new pages.

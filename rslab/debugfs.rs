@@ -8,8 +8,7 @@
 
 use crate::{
     cache::Cache,
-    cmd,
-    info,
+    cmd, info,
     registry::{
         Entry,
         Registry, //
@@ -23,7 +22,7 @@ use crate::{
             Store, //
         },
         topology, //
-    }, //
+    },
 };
 use core::fmt;
 use kernel::{

@@ -25,7 +25,7 @@ use crate::{
         },
         irq::IrqOff,
         topology, //
-    }, //
+    },
 };
 use core::{
     pin::Pin,
@@ -42,7 +42,7 @@ use kernel::{
             Release, //
         },
         Mutex, //
-    }, //
+    },
 };
 
 /// What a per-CPU work item does to one cache on its CPU.

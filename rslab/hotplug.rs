@@ -47,8 +47,8 @@ use crate::{
             MemoryEvent,
             NodeCallback,
             NodeEvent, //
-        }, //
-    }, //
+        },
+    },
 };
 use kernel::prelude::*;
 

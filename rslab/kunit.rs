@@ -36,7 +36,7 @@ mod tests {
             Atomic,
             Full,
             Relaxed, //
-        }, //
+        },
     };
 
     fn meta() -> Result<Meta> {

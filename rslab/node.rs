@@ -28,7 +28,7 @@ use crate::{
         pages,
         pages::Gfp,
         topology, //
-    }, //
+    },
 };
 use core::{
     ptr::{

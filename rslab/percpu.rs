@@ -21,7 +21,7 @@ use crate::{
         cpuhp::OfflineCpu,
         irq::IrqOff,
         topology, //
-    }, //
+    },
 };
 use core::{
     cell::UnsafeCell,
@@ -29,7 +29,7 @@ use core::{
         AtomicU32,
         AtomicU64,
         Ordering::Relaxed, //
-    }, //
+    },
 };
 use kernel::{
     prelude::*,

@@ -28,7 +28,7 @@ use kernel::{
     sync::atomic::{
         Atomic,
         Relaxed, //
-    }, //
+    },
 };
 
 /// State of one CPU's reaper.

@@ -60,7 +60,7 @@ use kernel::{
         },
         Arc,
         Mutex, //
-    }, //
+    },
 };
 
 /// A cache on the list of caches: the entry, and its debugfs directory with the `stats` file.

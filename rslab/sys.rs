@@ -8,9 +8,9 @@
 //! does for workqueues. Arch-specific code is fenced by `cfg` inside these files, with a fallback
 //! on the kernel's own helpers.
 //!
-//! `kthread.rs` (per-CPU kernel threads) lives here too, and so will every other facility
-//! `rslab_test.ko` needs: only that module uses it, for its stress workers
-//! (`rslab_test/sys.rs` lists what it compiles).
+//! `kthread.rs` (per-CPU kernel threads), `slub.rs` (the kernel's own kmem caches, untyped) and
+//! `clock.rs` (ktime and the cycle counter) live here too: only `rslab_test.ko` uses them, for
+//! its stress workers and its benchmark (`rslab_test/sys.rs` lists what it compiles).
 
 #[path = "sys/cpu_work.rs"]
 pub(crate) mod cpu_work;

@@ -25,7 +25,7 @@ use crate::{
             OfflineCpu, //
         },
         irq::IrqOff, //
-    }, //
+    },
 };
 use kernel::prelude::*;
 

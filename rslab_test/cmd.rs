@@ -7,7 +7,12 @@
 //! rslab when the cache is created. This file has no `kernel::` imports: it is compiled on the
 //! host too and tested there.
 
-use crate::words::{number, words, CmdError, Name};
+use crate::words::{
+    number,
+    words,
+    CmdError,
+    Name, //
+};
 
 /// Largest object size a benchmark or stress run asks for (rslab's largest).
 pub(crate) const MAX_SIZE: u64 = 16384;

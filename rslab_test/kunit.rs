@@ -7,29 +7,59 @@
 #[kernel::macros::kunit_tests(rslab_api)]
 mod tests {
     use crate::{
-        bench::{self, Alloc},
-        rslab::{ffi, Args, Cache, Ctor, Gfp, RawCache, RSLAB_DEBUG},
-        sys::cpu_work::Wq,
-        sys::cpuhp::CpusReadGuard,
-        sys::topology,
+        bench::{
+            self,
+            Alloc, //
+        },
+        rslab::{
+            ffi,
+            Args,
+            Cache,
+            Ctor,
+            Gfp,
+            RawCache,
+            RSLAB_DEBUG, //
+        },
+        sys::{
+            cpu_work::Wq,
+            cpuhp::CpusReadGuard,
+            pages::node_of_address,
+            topology, //
+        },
     };
     use core::{
         ffi::c_void,
-        ptr::{null, null_mut, NonNull},
-        sync::atomic::{AtomicU32, AtomicUsize, Ordering::*},
+        ptr::{
+            null,
+            null_mut,
+            NonNull, //
+        },
     };
     use kernel::{
-        bindings,
         error::from_err_ptr,
         impl_has_hr_timer,
         prelude::*,
-        sync::{completion::Completion, Arc, ArcBorrow},
+        sync::{
+            atomic::{
+                Atomic,
+                Relaxed, //
+            },
+            completion::Completion,
+            Arc,
+            ArcBorrow, //
+        },
         time::{
             hrtimer::{
-                HrTimer, HrTimerCallback, HrTimerCallbackContext, HrTimerPointer, HrTimerRestart,
-                RelativeMode, RelativeSoftMode,
+                HrTimer,
+                HrTimerCallback,
+                HrTimerCallbackContext,
+                HrTimerPointer,
+                HrTimerRestart,
+                RelativeMode,
+                RelativeSoftMode, //
             },
-            Delta, Monotonic,
+            Delta,
+            Monotonic, //
         },
     };
 
@@ -47,20 +77,6 @@ mod tests {
     /// Destroys `c`, which must have no object allocated.
     fn destroy(c: RawCache) -> Result {
         c.destroy().map_err(|(_, e)| e)
-    }
-
-    /// The NUMA node of the page `p` lives in, as the page allocator sees it.
-    fn nid_of(p: NonNull<u8>) -> i32 {
-        // SAFETY: `p` is a live object in the direct map; the lookups only read page tables
-        // and the memory map of online memory (the object keeps its page online).
-        unsafe {
-            let phys = bindings::slow_virt_to_phys(p.as_ptr().cast());
-            let page = bindings::pfn_to_online_page((phys >> bindings::PAGE_SHIFT) as usize);
-            if page.is_null() {
-                return -1;
-            }
-            bindings::page_to_nid(page)
-        }
     }
 
     #[test]
@@ -110,19 +126,21 @@ mod tests {
         for args in [plain(), debug()] {
             let c = RawCache::new(c"api_basic", 100, args)?;
             let p = c.alloc(Gfp::KERNEL).ok_or(ENOMEM)?;
-            // SAFETY: a fresh object of 100 bytes.
+            // SAFETY: `p` is a fresh object of `c`, whose objects are 100 bytes, and ours alone.
             unsafe { core::ptr::write_bytes(p.as_ptr(), 0xa5, 100) };
-            // SAFETY: allocated above, freed once.
+            // SAFETY: `p` was allocated from `c` above and is freed once, here.
             unsafe { c.free(p) };
             // `__GFP_ZERO`: the object comes zeroed, even one just dirtied and freed.
             let z = c.alloc(Gfp::KERNEL | Gfp::ZERO).ok_or(ENOMEM)?;
-            // SAFETY: a fresh object of 100 bytes.
+            // SAFETY: `z` is a fresh object of `c` (100 bytes), initialised (zeroed) by rslab,
+            // and not written while the slice lives.
             let bytes = unsafe { core::slice::from_raw_parts(z.as_ptr(), 100) };
             assert!(bytes.iter().all(|&b| b == 0));
-            // SAFETY: allocated above, freed once.
+            // SAFETY: `z` was allocated from `c` above and is freed once, here.
             unsafe { c.free(z) };
             // Freeing NULL does nothing.
-            // SAFETY: a live cache; NULL is allowed.
+            // SAFETY: `c.as_ptr()` is a live cache (`c` owns it); a NULL object is allowed and
+            // does nothing (`include/rslab.h`).
             unsafe { ffi::rslab_free(c.as_ptr(), null_mut()) };
             destroy(c)?;
         }
@@ -142,10 +160,11 @@ mod tests {
                 }
             };
             // Still intact and usable: its object is still ours, and new ones come.
-            // SAFETY: a live object of 64 bytes.
+            // SAFETY: `p` is still a live object of `c` (64 bytes), ours alone: the refused
+            // destroy left the cache and its objects intact.
             unsafe { core::ptr::write_bytes(p.as_ptr(), 1, 64) };
             let q = c.alloc(Gfp::KERNEL).ok_or(ENOMEM)?;
-            // SAFETY: both allocated above, each freed once.
+            // SAFETY: `p` and `q` were allocated from `c` above, and each is freed once, here.
             unsafe {
                 c.free(q);
                 c.free(p);
@@ -165,20 +184,21 @@ mod tests {
             }
             for _ in 0..100 {
                 let p = c.alloc_node(Gfp::KERNEL, Some(nid)).ok_or(ENOMEM)?;
-                assert_eq!(nid_of(p), nid as i32);
-                // SAFETY: allocated above, freed once.
+                assert_eq!(node_of_address(p), Some(nid));
+                // SAFETY: `p` was allocated from `c` just above and is freed once, here.
                 unsafe { c.free(p) };
             }
         }
         // `NUMA_NO_NODE`: any node.
         let p = c.alloc_node(Gfp::KERNEL, None).ok_or(ENOMEM)?;
-        // SAFETY: allocated above, freed once.
+        // SAFETY: `p` was allocated from `c` just above and is freed once, here.
         unsafe { c.free(p) };
         // Not a possible node: NULL, nothing allocated.
         assert!(c
             .alloc_node(Gfp::KERNEL, Some(topology::nr_node_ids()))
             .is_none());
-        // SAFETY: a live cache; -2 is no node.
+        // SAFETY: `c.as_ptr()` is a live cache (`c` owns it); rslab checks the node, and -2
+        // is none, so nothing is allocated.
         assert!(unsafe { ffi::rslab_alloc_node(c.as_ptr(), Gfp::KERNEL.as_raw(), -2) }.is_null());
         destroy(c)
     }
@@ -192,24 +212,28 @@ mod tests {
             c.alloc_bulk(Gfp::KERNEL, &mut objs)?;
             for &p in objs.iter() {
                 let p = NonNull::new(p).ok_or(EINVAL)?;
-                // SAFETY: each a fresh object of 48 bytes.
+                // SAFETY: every entry is a fresh object of `c` (48 bytes) from the bulk
+                // allocation, ours alone.
                 unsafe { core::ptr::write_bytes(p.as_ptr(), 0x3c, 48) };
             }
             // Objects of every node with memory, and NULL entries, in one bulk free.
             let mut i = 0;
             for nid in 0..topology::nr_node_ids() {
                 if topology::node_has_normal_memory(nid) && i < objs.len() {
-                    // SAFETY: `objs[i]` is ours; replaced by an object of node `nid`.
+                    // SAFETY: `objs[i]` is a live object of `c` from the bulk allocation; it is
+                    // freed once, here, and its entry replaced by a new object of node `nid`.
                     unsafe { c.free(NonNull::new(objs[i]).ok_or(EINVAL)?) };
                     objs[i] = c.alloc_node(Gfp::KERNEL, Some(nid)).ok_or(ENOMEM)?.as_ptr();
                     i += 1;
                 }
             }
             objs.push(null_mut(), GFP_KERNEL)?;
-            // SAFETY: every non-null entry is an object of `c`, each once.
+            // SAFETY: every non-null entry of `objs` is a live object of `c` (from the bulk
+            // allocation or `alloc_node` above), each in one entry only.
             unsafe { c.free_bulk(&mut objs) };
             // A count that does not fit the return value: refused before `objs` is read.
-            // SAFETY: a live cache; the count is refused before the array is touched.
+            // SAFETY: `c.as_ptr()` is a live cache (`c` owns it); a count above `INT_MAX` is
+            // refused before the array is touched (`include/rslab.h`).
             let n = unsafe {
                 ffi::rslab_alloc_bulk(
                     c.as_ptr(),
@@ -227,7 +251,7 @@ mod tests {
 
     const CTOR_SIZE: usize = 40;
     const CTOR_BYTE: u8 = 0xc7;
-    static CONSTRUCTED: AtomicUsize = AtomicUsize::new(0);
+    static CONSTRUCTED: Atomic<usize> = Atomic::new(0);
 
     /// A constructor: fills the object with [`CTOR_BYTE`] and counts.
     ///
@@ -235,7 +259,8 @@ mod tests {
     ///
     /// `obj` must be an object of [`CTOR_SIZE`] bytes owned by the caller.
     unsafe extern "C" fn ctor(obj: *mut c_void) {
-        // SAFETY: the caller's contract.
+        // SAFETY: `obj` is an object of `CTOR_SIZE` bytes the caller owns (this function's
+        // contract, which rslab keeps: `api_ctor`'s objects are `CTOR_SIZE` bytes).
         unsafe { core::ptr::write_bytes(obj.cast::<u8>(), CTOR_BYTE, CTOR_SIZE) };
         CONSTRUCTED.fetch_add(1, Relaxed);
     }
@@ -252,7 +277,8 @@ mod tests {
             for _round in 0..2 {
                 for _ in 0..300 {
                     let p = c.alloc(Gfp::KERNEL).ok_or(ENOMEM)?;
-                    // SAFETY: a live object of `CTOR_SIZE` bytes.
+                    // SAFETY: `p` is a live object of `c` (`CTOR_SIZE` bytes), initialised by the
+                    // constructor, not written while the slice lives.
                     let bytes = unsafe { core::slice::from_raw_parts(p.as_ptr(), CTOR_SIZE) };
                     // Constructed on the first round; still so when it comes back (the
                     // freelist link is not in the object, a debug cache does not poison it).
@@ -260,7 +286,8 @@ mod tests {
                     objs.push(p, GFP_KERNEL)?;
                 }
                 while let Some(p) = objs.pop() {
-                    // SAFETY: allocated above, handed back in its constructed state, once.
+                    // SAFETY: `p` was allocated from `c` above and popped from `objs`, so it is
+                    // freed once; it goes back in its constructed state.
                     unsafe { c.free(p) };
                 }
             }
@@ -313,8 +340,8 @@ mod tests {
                 #[pin]
                 done: Completion,
                 cache: RawCache,
-                left: AtomicU32,
-                ok: AtomicU32,
+                left: Atomic<u32>,
+                ok: Atomic<u32>,
             }
 
             impl HrTimerCallback for $name {
@@ -326,10 +353,11 @@ mod tests {
                 ) -> HrTimerRestart {
                     let mut objs = [null_mut::<u8>(); 8];
                     if let Some(p) = this.cache.alloc(Gfp::ATOMIC) {
-                        // SAFETY: allocated just now, freed once.
+                        // SAFETY: `p` was allocated from `this.cache` just now and is freed once.
                         unsafe { this.cache.free(p) };
                         if this.cache.alloc_bulk(Gfp::NOWAIT, &mut objs).is_ok() {
-                            // SAFETY: allocated just now, each freed once.
+                            // SAFETY: the bulk allocation just filled every entry with a distinct
+                            // object of `this.cache`; each is freed once.
                             unsafe { this.cache.free_bulk(&mut objs) };
                             this.ok.fetch_add(1, Relaxed);
                         }
@@ -357,8 +385,8 @@ mod tests {
                             timer <- HrTimer::new(),
                             done <- Completion::new(),
                             cache: RawCache::new(name, 64, plain())?,
-                            left: AtomicU32::new(times),
-                            ok: AtomicU32::new(0),
+                            left: Atomic::new(times),
+                            ok: Atomic::new(0),
                         }? Error),
                         GFP_KERNEL,
                     )?;
@@ -389,7 +417,7 @@ mod tests {
     /// An allocator that fails from its `left`-th allocation on.
     struct FailAfter<'a> {
         cache: &'a RawCache,
-        left: AtomicU32,
+        left: Atomic<u32>,
     }
 
     impl Alloc for FailAfter<'_> {
@@ -402,7 +430,8 @@ mod tests {
             self.cache.alloc(Gfp::KERNEL)
         }
         unsafe fn free(&self, p: NonNull<u8>) {
-            // SAFETY: the caller's contract is `RawCache::free`'s.
+            // SAFETY: `p` came from `self.alloc()`, that is from `self.cache`, and was not
+            // freed since (`Alloc::free`'s contract).
             unsafe { self.cache.free(p) }
         }
         fn name(&self) -> &'static str {
@@ -416,7 +445,7 @@ mod tests {
         let c = RawCache::new(c"api_bfail", 64, plain())?;
         let a = FailAfter {
             cache: &c,
-            left: AtomicU32::new(10),
+            left: Atomic::new(10),
         };
         let mut held = KVec::with_capacity(64, GFP_KERNEL)?;
         assert!(bench::round_batch(&a, &mut held, 64, 4096).is_none());
@@ -428,7 +457,7 @@ mod tests {
         let wq = Wq::new(c"rslab_api_kunit")?;
         let a = FailAfter {
             cache: &c,
-            left: AtomicU32::new(20),
+            left: Atomic::new(20),
         };
         let store = KBox::pin_init(
             kernel::new_spinlock!(KVec::with_capacity(64, GFP_KERNEL)?, "rslab_kunit_store"),

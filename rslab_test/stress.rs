@@ -11,34 +11,62 @@
 
 use crate::{
     cmd::StressOpts,
-    rslab::{Gfp, RawCache},
-    sys::kthread::{self, CpuThread},
-    sys::topology,
+    rslab::{
+        Gfp,
+        RawCache, //
+    },
+    sys::{
+        kthread::{
+            self,
+            CpuThread, //
+        },
+        topology, //
+    },
 };
 use core::{
     fmt,
-    ptr::NonNull,
-    sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed},
+    ptr::NonNull, //
 };
 use kernel::{
     new_spinlock,
     prelude::*,
-    sync::{Arc, SpinLock},
+    sync::{
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+        Arc,
+        SpinLock, //
+    },
 };
 
 /// Objects a mailbox holds at most; a full mailbox makes the sender free the object itself.
 const MAILBOX_CAP: usize = 256;
 
 /// What a run counts, shown in `stress/<name>`.
-#[derive(Default)]
 pub(crate) struct Counters {
-    iterations: AtomicU64,
-    allocs: AtomicU64,
-    frees: AtomicU64,
-    handoffs: AtomicU64,
-    alloc_failures: AtomicU64,
-    pattern_errors: AtomicU64,
-    threads: AtomicU32,
+    iterations: Atomic<u64>,
+    allocs: Atomic<u64>,
+    frees: Atomic<u64>,
+    handoffs: Atomic<u64>,
+    alloc_failures: Atomic<u64>,
+    pattern_errors: Atomic<u64>,
+    threads: Atomic<u32>,
+}
+
+impl Default for Counters {
+    /// Every count at zero.
+    fn default() -> Self {
+        Self {
+            iterations: Atomic::new(0),
+            allocs: Atomic::new(0),
+            frees: Atomic::new(0),
+            handoffs: Atomic::new(0),
+            alloc_failures: Atomic::new(0),
+            pattern_errors: Atomic::new(0),
+            threads: Atomic::new(0),
+        }
+    }
 }
 
 impl crate::sys::dbgfs::Show for Arc<Counters> {

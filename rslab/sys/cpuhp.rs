@@ -18,7 +18,7 @@ use kernel::{
     str::{
         CStr,
         CStrExt, //
-    }, //
+    },
 };
 
 /// Holds `cpus_read_lock()`: no CPU goes online or offline until it is dropped.

@@ -41,7 +41,7 @@ use kernel::{
         UserPtr,
         UserSlice,
         UserSliceReader, //
-    }, //
+    },
 };
 
 /// What a readable file prints.
