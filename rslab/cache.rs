@@ -51,6 +51,7 @@ use crate::{
             self,
             Gfp, //
         },
+        percpu::PerCpu,
         topology, //
     },
     words::Name, //
@@ -127,7 +128,7 @@ pub(crate) struct Cache {
     /// Objects moved per refill or flush.
     pub(crate) batch: usize,
     pub(crate) nodes: KVec<Pin<KmemBox<NodeData>>>,
-    pub(crate) cpus: KVec<CpuSlot>,
+    pub(crate) cpus: PerCpu<CpuSlot>,
     /// Debug caches: the base address of every slab, sorted. A pointer handed to `free` is
     /// looked up here before anything is read through it: a foreign pointer is refused
     /// without touching memory that is not ours.
@@ -172,8 +173,8 @@ impl Cache {
                 GFP_KERNEL,
             )?;
         }
-        // Zeroed in place: a slot is 2.6 KiB, which must not be built on the stack and copied.
-        let cpus = KVec::<CpuSlot>::zeroed(topology::nr_cpu_ids() as usize, GFP_KERNEL)?;
+        // Zeroed in per-CPU memory: a slot is 2.6 KiB, which must not be built on the stack.
+        let cpus = PerCpu::<CpuSlot>::new()?;
         set_cpu_nodes(&cpus);
         let id = meta.next_id.fetch_add(1, LkmmRelaxed);
         let cache = Cache {
@@ -210,7 +211,7 @@ impl Cache {
     /// The node CPU `cpu` allocates from.
     #[cfg_attr(not(CONFIG_KUNIT = "y"), allow(dead_code))]
     pub(crate) fn cpu_node(&self, cpu: u32) -> Option<u32> {
-        self.cpus.get(cpu as usize).map(CpuSlot::node)
+        self.cpus.get(cpu).map(CpuSlot::node)
     }
 
     /// Allocates one object.

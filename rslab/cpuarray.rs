@@ -9,7 +9,9 @@
 //!
 //! This file has no `kernel::` imports: it is also compiled on the host and tested against a model.
 
-/// A stack of at most `N` objects.
+/// A stack of at most `N` objects. `repr(C)`: the count comes first, so that it shares a cache
+/// line with whatever precedes the array (the per-CPU slot's counters).
+#[repr(C)]
 pub(crate) struct ObjArray<const N: usize> {
     count: usize,
     objs: [*mut u8; N],

@@ -20,6 +20,7 @@ use crate::{
     sys::{
         cpuhp::OfflineCpu,
         irq::IrqOff,
+        percpu::PerCpu,
         topology, //
     },
 };
@@ -42,23 +43,31 @@ pub(crate) const ARRAY_CAP: usize = 256;
 /// Capacity of the per-CPU buffer of frees for other nodes.
 pub(crate) const REMOTE_CAP: usize = 64;
 
+/// A CPU's arrays: its object array and its buffer of frees bound for other nodes.
+#[repr(C)]
 pub(crate) struct CpuArrays {
+    /// First: its count shares the slot's first cache line with the counters.
     pub(crate) objs: ObjArray<ARRAY_CAP>,
     pub(crate) remote: ObjArray<REMOTE_CAP>,
 }
 
-/// The per-CPU part of a cache, one per possible CPU, allocated when the cache is created (so a
-/// CPU that comes online later never finds it missing, the race of "[PATCH - cpu hotplug] Fix
-/// races in kmem_cache_create and kmem_cache_destroy", LKML 2004).
+/// The per-CPU part of a cache, in per-CPU memory ([`PerCpu`], on each CPU's own node), one per
+/// possible CPU, allocated when the cache is created (so a CPU that comes online later never
+/// finds it missing, the race of "[PATCH - cpu hotplug] Fix races in kmem_cache_create and
+/// kmem_cache_destroy", LKML 2004).
+///
+/// The fields an allocation or a free touches besides the array element itself (the counters,
+/// the node, the hint, the array's count) share the slot's first cache line: `repr(C)` keeps
+/// them there, in this order (56 bytes of counters, node, hint and reap mark, then the count).
 ///
 /// # Invariants
 ///
 /// `cache` is accessed only by code running on this slot's CPU with local interrupts disabled,
 /// or, while the CPU is offline, by the holder of an [`OfflineCpu`] for it (which holds the CPU
 /// hotplug lock, so such holders are serialised and the CPU cannot come back meanwhile).
-#[repr(align(64))]
+#[repr(C, align(64))]
 pub(crate) struct CpuSlot {
-    pub(crate) cache: UnsafeCell<CpuArrays>,
+    pub(crate) stats: CpuStats,
     /// The node this CPU allocates from: its own if it has normal memory, else the first node
     /// that does (see `topology::mem_node`). Memory hotplug changes it ([`Cache::update_cpu_nodes`]):
     /// a node that gains or loses its normal memory must not leave its CPUs growing slabs
@@ -68,17 +77,21 @@ pub(crate) struct CpuSlot {
     pub(crate) held: AtomicU32,
     /// `allocs + frees` at the reaper's last visit (written by the owner only).
     pub(crate) reap_mark: AtomicU64,
-    pub(crate) stats: CpuStats,
+    pub(crate) cache: UnsafeCell<CpuArrays>,
 }
+
+// The hot fields above fit the first cache line with the array's count (the first word of
+// `cache`: both are `repr(C)` with the count first).
+const _: () = assert!(core::mem::offset_of!(CpuSlot, cache) + core::mem::size_of::<usize>() <= 64);
 
 // SAFETY: all zeroes is a valid, empty `CpuSlot`: empty arrays (count 0, null pointers), node
 // 0, no cached objects, and every counter 0 (atomics are plain integers in memory).
 unsafe impl Zeroable for CpuSlot {}
 
-/// Sets each slot's node (slot `i` is CPU `i`'s) from the nodes that have normal memory now.
-pub(crate) fn set_cpu_nodes(cpus: &[CpuSlot]) {
-    for (cpu, slot) in cpus.iter().enumerate() {
-        let node = topology::mem_node(topology::cpu_to_node(cpu as u32));
+/// Sets each CPU's node from the nodes that have normal memory now.
+pub(crate) fn set_cpu_nodes(cpus: &PerCpu<CpuSlot>) {
+    for (cpu, slot) in cpus.iter() {
+        let node = topology::mem_node(topology::cpu_to_node(cpu));
         slot.node.store(node, Relaxed);
     }
 }
@@ -105,7 +118,7 @@ impl Cache {
         &'a self,
         irq: &'a mut IrqOff,
     ) -> Option<(&'a CpuSlot, &'a mut CpuArrays)> {
-        let slot = self.cpus.get(irq.cpu() as usize)?;
+        let slot = self.cpus.this_cpu(irq);
         // SAFETY: interrupts are off, so we stay on this CPU and nothing else on it runs until
         // `irq` is dropped; other CPUs never touch an online CPU's slot (type invariant); and
         // `irq` stays mutably borrowed while the reference lives, so no second one exists.
@@ -204,9 +217,7 @@ impl Cache {
 
     /// Objects held in CPU `cpu`'s arrays, as last stored by that CPU.
     pub(crate) fn held_hint(&self, cpu: u32) -> u32 {
-        self.cpus
-            .get(cpu as usize)
-            .map_or(0, |s| s.held.load(Relaxed))
+        self.cpus.get(cpu).map_or(0, |s| s.held.load(Relaxed))
     }
 
     /// Drains this CPU's arrays back to the node lists. Returns the number of objects.
@@ -224,7 +235,7 @@ impl Cache {
 
     /// Drains the arrays of a CPU that is offline.
     pub(crate) fn flush_offline(&self, cpu: &OfflineCpu<'_>) -> usize {
-        let Some(slot) = self.cpus.get(cpu.id() as usize) else {
+        let Some(slot) = self.cpus.get(cpu.id()) else {
             return 0;
         };
         // SAFETY: `cpu` proves the CPU is offline and stays so while it lives: no code runs on

@@ -56,6 +56,7 @@ pub(crate) fn bump_by(counter: &AtomicU64, n: u64) {
 
 /// Counters of one CPU. Written only by that CPU (relaxed stores), read by anyone.
 #[derive(Default)]
+#[repr(C)]
 pub(crate) struct CpuStats {
     pub(crate) allocs: AtomicU64,
     pub(crate) frees: AtomicU64,
@@ -82,7 +83,7 @@ impl Cache {
     /// Objects allocated and not freed, by the counters: the users' objects.
     pub(crate) fn live(&self) -> i64 {
         let (mut a, mut f) = (self.stats.node_allocs.get(), self.stats.node_frees.get());
-        for s in self.cpus.iter() {
+        for (_, s) in self.cpus.iter() {
             a += s.stats.allocs.load(Relaxed);
             f += s.stats.frees.load(Relaxed);
         }
@@ -108,7 +109,7 @@ impl Cache {
     /// Sums of the per-CPU counters: allocs, frees, refills, flushes, remote frees.
     pub(crate) fn cpu_totals(&self) -> [u64; 5] {
         let mut t = [0u64; 5];
-        for s in self.cpus.iter() {
+        for (_, s) in self.cpus.iter() {
             let st = &s.stats;
             for (i, c) in [
                 &st.allocs,

@@ -28,5 +28,7 @@ pub(crate) mod lockdep;
 pub(crate) mod notifier;
 #[path = "sys/pages.rs"]
 pub(crate) mod pages;
+#[path = "sys/percpu.rs"]
+pub(crate) mod percpu;
 #[path = "sys/topology.rs"]
 pub(crate) mod topology;

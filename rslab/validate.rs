@@ -52,7 +52,7 @@ impl Cache {
 
     /// As [`Self::validate_local`], for a CPU that is offline.
     pub(crate) fn validate_offline(&self, cpu: &OfflineCpu<'_>) -> Result<usize, Fault> {
-        let Some(slot) = self.cpus.get(cpu.id() as usize) else {
+        let Some(slot) = self.cpus.get(cpu.id()) else {
             return Ok(0);
         };
         // SAFETY: `cpu` proves the CPU is offline and stays so while it lives, so its slot is

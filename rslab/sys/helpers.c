@@ -8,12 +8,15 @@
 
 #include <linux/irqflags.h>
 #include <linux/mm.h>
+#include <linux/percpu.h>
 
 unsigned long rslab_helper_local_irq_save(void);
 void rslab_helper_local_irq_restore(unsigned long flags);
 void *rslab_helper_page_address(struct page *page);
 struct page *rslab_helper_virt_to_page(const void *addr);
 bool rslab_helper_virt_addr_valid(const void *addr);
+void *rslab_helper_this_cpu_ptr(void __percpu *p);
+void *rslab_helper_per_cpu_ptr(void __percpu *p, unsigned int cpu);
 
 unsigned long rslab_helper_local_irq_save(void)
 {
@@ -41,4 +44,14 @@ struct page *rslab_helper_virt_to_page(const void *addr)
 bool rslab_helper_virt_addr_valid(const void *addr)
 {
 	return virt_addr_valid(addr);
+}
+
+void *rslab_helper_this_cpu_ptr(void __percpu *p)
+{
+	return raw_cpu_ptr(p);
+}
+
+void *rslab_helper_per_cpu_ptr(void __percpu *p, unsigned int cpu)
+{
+	return per_cpu_ptr(p, cpu);
 }

@@ -29,6 +29,16 @@ pub(crate) fn cpu_online(cpu: u32) -> bool {
     unsafe { bindings::cpumask_test_cpu(cpu as i32, &raw mut bindings::__cpu_online_mask) }
 }
 
+/// Whether `cpu` is in `cpu_possible_mask`: it has per-CPU data, whether or not it is online.
+pub(crate) fn cpu_possible(cpu: u32) -> bool {
+    if cpu >= nr_cpu_ids() {
+        return false;
+    }
+    // SAFETY: the possible mask is a static kernel object, set at boot; `cpumask_test_cpu` reads
+    // one bit of it.
+    unsafe { bindings::cpumask_test_cpu(cpu as i32, &raw mut bindings::__cpu_possible_mask) }
+}
+
 /// The CPU this code runs on. Stable only while migration is impossible (interrupts off,
 /// or a task bound to one CPU).
 pub(crate) fn this_cpu() -> u32 {
