@@ -6,11 +6,13 @@
 #   2. the test kernel has every option selftests/config lists;
 #      the modules: rustfmt check, then a CLIPPY=1 build that must be free of warnings; no stack
 #      frame of 1 KiB or more in rslab.ko and rslab_test.ko; no benchmark or stress code left in
-#      rslab.ko (`strings`);
+#      rslab.ko (`strings`); the source layering (scripts/layering.sh);
 #   3. the guest: selftests/ (+ $RSLAB_EXTRA_TESTS) under the debug kernel, KTAP + kernel-log gate;
 #      then the reaper and CPU-hotplug tests again in a guest booted with
 #      workqueue.debug_force_rr_cpu=1 (the reproducer of commit a9f2a846f050's bug);
 #      then the memory-node test in a guest whose DIMM node has CPUs;
+#      then the same modules built with RSLAB_GENERIC=1 (the arch-independent fallbacks of
+#      rslab/sys/) through the module, API and CPU-hotplug tests;
 #   4. the gate's self-test: a guest whose only test makes the kernel WARN must fail the gate
 #      (scripts/tests/gate/).
 # The last line sums everything up as "check: N passed, N failed, N skipped".
@@ -106,6 +108,13 @@ else
 fi
 step_done
 
+# The source layering of Documentation/rslab.rst ("Source layout"): kernel bindings and asm only
+# in rslab/sys/, no file over 700 lines, no SAFETY comment deferring to another, no popf in
+# rslab.ko.
+step_start "source layering (scripts/layering.sh)"
+if "$RSLAB_TOP/scripts/layering.sh"; then tally 1 0 0; else tally 0 1 0; fi
+step_done
+
 guest_tally() { # the verdict's summary line of the newest run of a mode
 	sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' "$1" | tail -n1
 }
@@ -143,6 +152,26 @@ guest_check "$RSLAB_TOP/out/guest-force-rr.log" \
 # test): the node its CPUs allocate from must follow memory hotplug.
 NO_SKIP=1 guest_check "$RSLAB_TOP/out/guest-mem-node.log" \
 	RSLAB_DIMM_NODE_CPUS=1 RSLAB_TEST_FILTER='mem_node'
+
+# The arch-independent fallbacks of rslab/sys/ (what every architecture but x86-64 runs),
+# forced on x86-64 with RSLAB_GENERIC=1: built with clippy, warning-free, and run through the
+# tests that use interrupts, the CPU number, per-CPU memory and page lookups the most (both
+# KUnit suites, the API, CPU hotplug under stress).
+step_start "generic fallbacks: RSLAB_GENERIC=1 CLIPPY=1 build"
+glog=$RSLAB_TOP/out/module-build-generic.log
+if ! KDIR=$KB CLIPPY=1 RSLAB_GENERIC=1 "$RSLAB_TOP/scripts/module.sh" >"$glog" 2>&1; then
+	cat "$glog"
+	tally 0 1 0
+elif grep -q 'warning:' "$glog"; then
+	grep -A8 'warning:' "$glog" | head -n 60
+	note "the RSLAB_GENERIC=1 CLIPPY=1 build has warnings ($glog)"
+	tally 0 1 0
+else
+	tally 1 0 0
+	step_done
+	guest_check "$RSLAB_TOP/out/guest-generic.log" \
+		RSLAB_TEST_FILTER='rslab_module|rslab_api|rslab_hotplug_cpu'
+fi
 
 step_start "kernel-log gate self-test (a test that makes the kernel WARN must fail the run)"
 set +e
