@@ -137,7 +137,9 @@ impl Layout {
 
         let fits = |order: u32| -> Option<(usize, usize)> {
             let slab = page_size << order;
-            let objects = slab.checked_sub(first_offset)? / stride;
+            // `checked_div`: no division-by-zero panic path for objtool to trip over (7.3's
+            // objtool does not know `panic_const_div_by_zero` never returns).
+            let objects = slab.checked_sub(first_offset)?.checked_div(stride)?;
             (objects > 0).then(|| (objects, slab - first_offset - objects * stride))
         };
         // SLUB's loop: accept the smallest order within 1/16 waste holding MIN_OBJECTS, then

@@ -15,7 +15,8 @@
 //!
 //! This file runs a benchmark command and keeps its report; the parts live in `bench/`:
 //! `under_test.rs` (the two allocators behind one trait), `rounds.rs` (one timed round),
-//! `jobs.rs` (rounds on chosen CPUs) and `footprint.rs` (the held footprint run).
+//! `jobs.rs` (rounds on chosen CPUs), `footprint.rs` (the held footprint run) and `trace.rs`
+//! (`bench trace`: steady-state operations between markers, for make bench's cost model).
 
 #[path = "bench/footprint.rs"]
 mod footprint;
@@ -23,6 +24,8 @@ mod footprint;
 mod jobs;
 #[path = "bench/rounds.rs"]
 mod rounds;
+#[path = "bench/trace.rs"]
+mod trace;
 #[path = "bench/under_test.rs"]
 mod under_test;
 
@@ -157,6 +160,7 @@ fn workload_name(w: Workload) -> &'static str {
         Workload::Cross => "cross",
         Workload::FlushLatency => "flushlat",
         Workload::Footprint => "footprint",
+        Workload::Trace(_) => "trace",
     }
 }
 
@@ -323,6 +327,7 @@ pub(crate) fn run(wq: &Wq, spec: Spec, res: &mut Results) -> Result {
             fp.fill((2 << 20) / size.max(8))?;
             res.footprint = Some(fp);
         }
+        Workload::Trace(traced) => trace::run(wq, traced, size, n)?,
     }
     pr_info!(
         "bench {} {} n={}: done (sink {:x})\n",

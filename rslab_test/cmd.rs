@@ -63,6 +63,23 @@ pub(crate) enum Workload {
     FlushLatency,
     /// Random alloc/free mix leaving about 1 MiB live in each allocator; kept until release.
     Footprint,
+    /// `bench trace <workload> <size> [n=<n>]`: the workload warmed up, then a few steady-state
+    /// operations of each allocator between the trace markers, for make bench's cost model
+    /// (scripts/costmodel/); not timed, no result row.
+    Trace(Traced),
+}
+
+/// A workload whose instructions `bench trace` brackets with its markers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Traced {
+    /// Alloc then free the same object.
+    Pair,
+    /// `n` allocs then `n` frees.
+    Batch,
+    /// One bulk allocation of `n` objects, then one bulk free.
+    Bulk,
+    /// `n` allocs on one CPU, `n` frees on another.
+    Cross,
 }
 
 /// A parsed command.
@@ -73,7 +90,8 @@ pub(crate) enum Command {
     StressStart(Name, StressOpts),
     /// `stress stop <name>`
     StressStop(Name),
-    /// `bench <workload> <size> [n=<n>] [rounds=<n>] [ops=<n>]`
+    /// `bench <workload> <size> [n=<n>] [rounds=<n>] [ops=<n>]`, or
+    /// `bench trace <workload> <size> [n=<n>]` (`pair`, `batch`, `bulk` or `cross`)
     Bench {
         /// What to measure.
         workload: Workload,
@@ -185,6 +203,13 @@ pub(crate) fn parse(input: &[u8]) -> Result<Command, CmdError> {
                 "cross" => Workload::Cross,
                 "flushlat" => Workload::FlushLatency,
                 "footprint" => Workload::Footprint,
+                "trace" => Workload::Trace(match next()? {
+                    "pair" => Traced::Pair,
+                    "batch" => Traced::Batch,
+                    "bulk" => Traced::Bulk,
+                    "cross" => Traced::Cross,
+                    _ => return Err(CmdError::UnknownCommand),
+                }),
                 w @ ("shrink" | "release") => {
                     if words.next().is_some() {
                         return Err(CmdError::TrailingInput);

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # make bench: the perf-profile kernel (no KASAN, lockdep, kmemleak), rslab against SLUB in the
-# same guest, in two timing modes, then flush_all latency at 2, 4 and 8 vCPUs; a table on stdout,
-# CSV and PNG under out/bench/<time>/.
+# same guest, in two timing modes, then flush_all latency at 2, 4 and 8 vCPUs, then the cost
+# model (estimated cycles: the instructions of steady-state allocator calls, recorded through
+# QEMU's gdbstub in the tcg-icount guest, through llvm-mca-19 for several CPU models; see
+# scripts/costmodel/); tables on stdout, CSV and PNG under out/bench/<time>/.
 #   RSLAB_BENCH_MODES   timing modes (default "tcg tcg-icount"; "kvm" where KVM works)
 #   RSLAB_BENCH_CPUS    vCPU counts for flush_all latency (default "2 4 8"; empty: none)
 #   RSLAB_BENCH_ROUNDS  measured rounds per row (default 15)
+#   RSLAB_BENCH_COSTMODEL  0: no cost model (default 1)
+#   RSLAB_TRACE_SIZES   object sizes the cost model traces (default "64 256")
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -31,6 +35,12 @@ for cpus in ${RSLAB_BENCH_CPUS-2 4 8}; do
 	tail -n 3 "$OUT/guest-flush-$cpus.log"
 	step_done
 done
+if [ "${RSLAB_BENCH_COSTMODEL:-1}" = 1 ]; then
+	step_start "cost model: allocator calls traced through QEMU's gdbstub (tcg-icount), then llvm-mca"
+	"$RSLAB_TOP/scripts/costmodel/trace.sh" "$OUT" "$KB" || rc=1
+	/usr/bin/python3 "$RSLAB_TOP/scripts/costmodel/model.py" "$OUT" || rc=1
+	step_done
+fi
 /usr/bin/python3 "$RSLAB_TOP/scripts/bench_report.py" "$OUT" || rc=1
-note "results: $OUT (table.txt, bench.csv, bench.png)"
+note "results: $OUT (table.txt, bench.csv, cycles.csv, bench.png)"
 exit $rc

@@ -8,7 +8,13 @@ flush_all latency. The rows come from rslab_test.ko's bench file (scripts/guest/
 for footprint and dimm_offline, which the guest program measures itself: a footprint row
 carries pages in median_ns and live bytes in min_ns, rslab's pages from rslab's slabinfo
 (slabs * pagesperslab of cache rslab_test_fp), SLUB's from /proc/slabinfo (rslab_bench_slub). Exit status 1 if a figure is below the physical floor (an alloc+free pair
-under 5 ns, or 5 instructions in icount mode): a benchmark that measured nothing.
+under 5 ns, or 5 instructions in icount mode; an estimate under 5 cycles per object): a benchmark that measured nothing.
+
+The third table, estimated cycles, comes from the cost model (scripts/costmodel/): <dir>/trace/model.csv
+("model,workload,size,n,alloc,cycles,raw_cycles,insns,irq,popf,rep", per object: one alloc and one free) and
+<dir>/trace/calibration.csv ("model,snippet,cycles,raw_cycles"). The calibration is printed first, next to the
+measured figures it should match; then one row per model and workload row, written to <dir>/cycles.csv
+("model,workload,size,n,rslab_cycles,slub_cycles,ratio").
 """
 import csv
 import glob
@@ -20,9 +26,22 @@ MODES = {
     "tcg": "multi-threaded TCG, wall clock: ns are guest nanoseconds",
     "tcg-icount": "single-threaded TCG with -icount shift=0: 1 ns = 1 executed instruction, deterministic",
     "kvm": "KVM, wall clock",
+    "cycles": "llvm-mca's estimate per model (scripts/costmodel/), cycles per object",
 }
 TARGETS = {"pair": 0.9, "batch": 1.0, "bulk": 1.0, "concurrent": 1.0, "cross": 1.0, "footprint": 1.0}
 FLOOR_NS = 5.0
+FLOOR_CYCLES = 5.0
+# Measured figures the calibration is printed next to: Jesper Dangaard Brouer's, on an i7-4790K
+# (Haswell), and this project's own popf measurement.
+REFERENCE = {
+    "local_irq_save/restore (popf)": "37 (Brouer, i7-4790K)",
+    "local_irq_disable/enable": "7 (Brouer, i7-4790K)",
+}
+REFERENCE_NOTES = [
+    "SLUB alloc+free pair: 42 cycles measured (Brouer, i7-4790K, the SLUB of 2015)",
+    "popf: ~40 cycles measured on the development machine (pushfq;pop;push;popfq ~45 TSC ticks a round "
+    "against ~5 for pushfq;pop, rdtscp); llvm-mca models it at ~5",
+]
 ROW = re.compile(r"^# BENCHCSV (.*)$")
 
 
@@ -40,6 +59,67 @@ def ratio(a, b):
     return a / b if b else float("nan")
 
 
+def read_csv(path):
+    """The rows of a CSV file with a header, as dicts; [] if it is missing."""
+    try:
+        with open(path, newline="") as f:
+            return list(csv.DictReader(f))
+    except FileNotFoundError:
+        return []
+
+
+def cycles_table(out, say, chart, bad):
+    """The cost model's calibration and cycles table; writes cycles.csv. Returns its rows."""
+    cal = read_csv(os.path.join(out, "trace", "calibration.csv"))
+    model = read_csv(os.path.join(out, "trace", "model.csv"))
+    if not cal and not model:
+        return []
+    models = list(dict.fromkeys(r["model"] for r in cal + model))
+    say("== estimated cycles: llvm-mca on the instructions each allocator call executed in the tcg-icount guest "
+        "(scripts/costmodel/)")
+    say("calibration, cycles per round (estimate, with llvm-mca's raw figure in brackets: it models neither cli nor sti, "
+        "giving each its placeholder 100 cycles; the estimate counts 3.5 each, and rep movs/stos 20 + bytes/32):")
+    say(f"{'snippet':<42}" + "".join(f"{m:>20}" for m in models) + f"  {'measured':<24}")
+    snippets = list(dict.fromkeys(r["snippet"] for r in cal))
+    for sn in snippets:
+        cells = []
+        for m in models:
+            r = next((r for r in cal if r["model"] == m and r["snippet"] == sn), None)
+            cells.append(f"{float(r['cycles']):.1f} ({float(r['raw_cycles']):.0f})" if r else "-")
+        say(f"{sn:<42}" + "".join(f"{c:>20}" for c in cells) + f"  {REFERENCE.get(sn, '-'):<24}")
+    for note in REFERENCE_NOTES:
+        say(f"  {note}")
+    by = {}
+    for r in model:
+        by.setdefault((r["model"], r["workload"], r["size"], r["n"]), {})[r["alloc"]] = r
+    say("cycles per object (one alloc and one free), estimate; raw llvm-mca, instructions, cli+sti, popf and rep "
+        "string instructions (memcpy, memset) per object, rslab/slub:")
+    say(f"{'model':<16}{'workload':<9}{'size':>6}{'n':>6} {'rslab cyc':>10} {'slub cyc':>9} {'ratio':>6} "
+        f"{'rslab raw':>10} {'slub raw':>9} {'rslab ins':>10} {'slub ins':>9} {'cli+sti':>10} {'popf':>10} {'rep':>10}")
+    rows = []
+    for (m, w, size, n), d in by.items():
+        r, s_ = d.get("rslab"), d.get("slub")
+        if not r or not s_:
+            continue
+        rc, sc = float(r["cycles"]), float(s_["cycles"])
+        q = ratio(rc, sc)
+        say(f"{m:<16}{w:<9}{size:>6}{(n or '-'):>6} {rc:>10.1f} {sc:>9.1f} {q:>6.2f} {float(r['raw_cycles']):>10.1f} "
+            f"{float(s_['raw_cycles']):>9.1f} {float(r['insns']):>10.1f} {float(s_['insns']):>9.1f} "
+            f"{r['irq'] + '/' + s_['irq']:>10} {r['popf'] + '/' + s_['popf']:>10} "
+            f"{r.get('rep', '-') + '/' + s_.get('rep', '-'):>10}")
+        rows.append([m, w, size, n, f"{rc:.1f}", f"{sc:.1f}", f"{q:.3f}"])
+        chart.setdefault("cycles", []).append((f"{m} {w}{'' if not n else ' n=' + n} {size}", q))
+        for v in (rc, sc):
+            if v < FLOOR_CYCLES:
+                bad.append(f"cycles {m} {w} {size}: {v} cycles per object is below the {FLOOR_CYCLES} cycles floor")
+    say()
+    with open(os.path.join(out, "cycles.csv"), "w", newline="") as f:
+        wr = csv.writer(f)
+        wr.writerow(["model", "workload", "size", "n", "rslab_cycles", "slub_cycles", "ratio"])
+        wr.writerows(rows)
+    return rows
+
+
 def main(out):
     lines, csv_rows, chart, bad = [], [], {}, []
 
@@ -49,7 +129,7 @@ def main(out):
 
     for path in sorted(glob.glob(os.path.join(out, "guest-*", "ktap.log"))):
         mode = os.path.basename(os.path.dirname(path))[len("guest-"):]
-        if mode.startswith("flush-"):
+        if mode.startswith("flush-") or mode == "trace":
             continue
         rows = read_rows(path)
         by = {}
@@ -116,6 +196,8 @@ def main(out):
             say(f"{cpus:>6} {med / 1000:>10.1f} {'(' + f'{float(lo) / 1000:.1f}..{float(hi) / 1000:.1f}' + ')':>24}")
             csv_rows.append(["tcg", "flushlat", "64", str(cpus), med, lo, hi, "", "", "", "", "", ""])
         say()
+
+    cycles_table(out, say, chart, bad)
 
     for b in bad:
         say(f"SANITY FAILURE: {b}")

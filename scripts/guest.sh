@@ -116,6 +116,8 @@ qemu+=(-kernel "$KBUILD/arch/x86/boot/bzImage" -initrd "$RSLAB_LOGDIR/initramfs.
        -append "$cmdline"
        -chardev "file,id=con,path=$RSLAB_LOGDIR/console.log" -serial chardev:con
        -chardev "file,id=ktap,path=$RSLAB_LOGDIR/ktap.log" -serial chardev:ktap)
+# RSLAB_QEMU_ARGS: more QEMU arguments, split at blanks (make bench's cost model: its gdbstub).
+read -ra extra <<<"${RSLAB_QEMU_ARGS:-}" && qemu+=("${extra[@]}")
 printf '%q ' "${qemu[@]}" >"$RSLAB_LOGDIR/qemu.cmd"; echo >>"$RSLAB_LOGDIR/qemu.cmd"
 
 step_start "boot $((sockets * cores)) vCPUs / $NODES+1 nodes ($ACCEL, timeout ${TIMEOUT}s), logs in $RSLAB_LOGDIR"

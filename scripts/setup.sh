@@ -115,13 +115,17 @@ setup_ksrc() {
 	step_done
 }
 
-# Extra packages for `make bench` (the report's chart), on request only.
+# Extra packages for `make bench`, on request only: the report's chart (python3-matplotlib) and
+# gdb, which single-steps the guest through QEMU's gdbstub for the cost model
+# (scripts/costmodel/).
 setup_bench() {
-	if have_pkg python3-matplotlib; then return 0; fi
-	step_start "install python3-matplotlib (bench report)"
-	$SUDO apt-get install -y -qq --no-install-recommends python3-matplotlib >/dev/null ||
-		{ $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends python3-matplotlib >/dev/null; } ||
-		die "python3-matplotlib failed to install"
+	local missing=() p
+	for p in python3-matplotlib gdb; do have_pkg "$p" || missing+=("$p"); done
+	[ ${#missing[@]} -gt 0 ] || return 0
+	step_start "install ${missing[*]} (make bench)"
+	$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+		{ $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } ||
+		die "${missing[*]} failed to install"
 	step_done
 }
 

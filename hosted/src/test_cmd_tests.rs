@@ -75,6 +75,26 @@ fn accepts_every_command() {
             ops: None
         })
     );
+    assert_eq!(
+        p("bench trace cross 256 n=32"),
+        Ok(Command::Bench {
+            workload: Workload::Trace(Traced::Cross),
+            size: 256,
+            n: 32,
+            rounds: 15,
+            ops: None
+        })
+    );
+    assert_eq!(
+        p("bench trace pair 64"),
+        Ok(Command::Bench {
+            workload: Workload::Trace(Traced::Pair),
+            size: 64,
+            n: 16,
+            rounds: 15,
+            ops: None
+        })
+    );
     assert_eq!(p("forget foo"), Ok(Command::Forget(name("foo"))));
     assert_eq!(p("bench shrink"), Ok(Command::BenchShrink));
     assert_eq!(p("bench release\n"), Ok(Command::BenchRelease));
@@ -117,6 +137,11 @@ fn refuses_malformed_input() {
         ("bench pair 64 ops=8 ops=8", CmdError::BadOption),
         ("bench batch 64 speed=9", CmdError::BadOption),
         ("bench shrink now", CmdError::TrailingInput),
+        ("bench trace", CmdError::MissingArgument),
+        ("bench trace pair", CmdError::MissingArgument),
+        ("bench trace flushlat 64", CmdError::UnknownCommand),
+        ("bench trace batch 0", CmdError::BadSize),
+        ("bench trace batch 64 n=4097", CmdError::BadNumber),
     ];
     for (input, err) in cases {
         assert_eq!(p(input), Err(*err), "{input:?}");

@@ -15,6 +15,7 @@ use super::{
         touch,
         Cost, //
     },
+    trace::Mark,
     under_test::{
         erase,
         free_addrs,
@@ -200,6 +201,8 @@ struct Phase {
     store: *const SpinLock<KVec<usize>>,
     n: usize,
     free: bool,
+    /// Markers around the phase's operations (`bench trace cross`).
+    mark: Option<Mark>,
     ps: Atomic<u64>,
     mcyc: Atomic<u64>,
     failed: Atomic<u32>,
@@ -211,20 +214,11 @@ unsafe impl Send for Phase {}
 // SAFETY: shared access uses the allocator (`Sync`), the store through its spinlock, and atomics.
 unsafe impl Sync for Phase {}
 
-impl CpuWorkFn for Phase {
-    fn run(&self, cpu: u32) {
-        // SAFETY: both pointers come from references whose pointees outlive the phase
-        // (`cross_round` flushes it before returning), and both are only shared: the allocator
-        // is `Sync`, the store is a spinlock.
-        let (a, store) = unsafe { (&*self.alloc, &*self.store) };
-        if topology::this_cpu() != cpu {
-            self.failed.store(1, Relaxed);
-            return;
-        }
-        let mut v = core::mem::take(&mut *store.lock());
-        let t0 = now();
+impl Phase {
+    /// The phase's operations: `n` objects of `a` allocated into `v`, or all of `v` freed.
+    fn ops(&self, a: &dyn Alloc, v: &mut KVec<usize>) {
         if self.free {
-            free_addrs(a, &mut v);
+            free_addrs(a, v);
         } else {
             for _ in 0..self.n {
                 let Some(p) = a.alloc() else {
@@ -240,6 +234,25 @@ impl CpuWorkFn for Phase {
                     break;
                 }
             }
+        }
+    }
+}
+
+impl CpuWorkFn for Phase {
+    fn run(&self, cpu: u32) {
+        // SAFETY: both pointers come from references whose pointees outlive the phase
+        // (`cross_round` flushes it before returning), and both are only shared: the allocator
+        // is `Sync`, the store is a spinlock.
+        let (a, store) = unsafe { (&*self.alloc, &*self.store) };
+        if topology::this_cpu() != cpu {
+            self.failed.store(1, Relaxed);
+            return;
+        }
+        let mut v = core::mem::take(&mut *store.lock());
+        let t0 = now();
+        match self.mark {
+            Some(m) => m.around(|| self.ops(a, &mut v)),
+            None => self.ops(a, &mut v),
         }
         let c = cost(t0, now(), self.n as u64);
         self.ps.store(c.ps, Relaxed);
@@ -258,6 +271,19 @@ pub(crate) fn cross_round(
     store: &SpinLock<KVec<usize>>,
     wq: &Wq,
 ) -> Result<Cost> {
+    cross_round_marked(a, n, cpus, store, wq, None)
+}
+
+/// [`cross_round`], each phase's operations between the trace markers if `mark` is given (the
+/// free phase's region counts no objects: the alloc phase's counted them).
+pub(super) fn cross_round_marked(
+    a: &dyn Alloc,
+    n: usize,
+    cpus: [u32; 2],
+    store: &SpinLock<KVec<usize>>,
+    wq: &Wq,
+    mark: Option<Mark>,
+) -> Result<Cost> {
     let mut total = Cost::default();
     let mut r = Ok(());
     for (cpu, free) in [(cpus[0], false), (cpus[1], true)] {
@@ -266,6 +292,7 @@ pub(crate) fn cross_round(
             store: core::ptr::from_ref(store),
             n,
             free,
+            mark: mark.map(|m| if free { m.free_half() } else { m }),
             ps: Atomic::new(0),
             mcyc: Atomic::new(0),
             failed: Atomic::new(0),

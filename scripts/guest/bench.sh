@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# make bench's guest program (perf kernel). RSLAB_BENCH_ONLY=all|flushlat.
+# make bench's guest program (perf kernel). RSLAB_BENCH_ONLY=all|flushlat|trace.
 # Prints every result as "# BENCHCSV <csv>" and KTAP for each step, so a broken run is seen.
 # The benchmark is rslab_test.ko's (a client of rslab.ko's exported API); rslab's side of the
 # footprint is read from rslab's slabinfo (cache rslab_test_fp), SLUB's from /proc/slabinfo.
@@ -75,6 +75,21 @@ all)
 	;;
 flushlat)
 	run "flushlat" tctl bench flushlat 64 n=32 rounds="$ROUNDS"
+	;;
+trace)
+	# The cost model's guest (scripts/costmodel/trace.sh): the addresses its debugger needs, then
+	# every `bench trace`, each waiting for the debugger to arm the markers (a minute at most).
+	awk 'BEGIN { n = split("RSLAB_TEST_TRACE_ARMED rslab_test_trace_begin rslab_test_trace_end rslab_alloc " \
+			"rslab_free rslab_alloc_bulk rslab_free_bulk kmem_cache_alloc_noprof kmem_cache_free " \
+			"kmem_cache_alloc_bulk_noprof kmem_cache_free_bulk", w); for (i = 1; i <= n; i++) want[w[i]] = 1 }
+		want[$3] { print "# TRACESYM " $3 " " $1; delete want[$3] }' /proc/kallsyms
+	echo "# TRACESYM end 0"
+	for s in $SIZES; do
+		run "trace pair $s" tctl bench trace pair "$s"
+		for n in 16 256; do run "trace batch $s n=$n" tctl bench trace batch "$s" n=$n; done
+		run "trace bulk $s n=16" tctl bench trace bulk "$s" n=16
+		run "trace cross $s n=16" tctl bench trace cross "$s" n=16
+	done
 	;;
 esac
 sed -n '2,$p' "$TDBG/bench" | grep -v '^#' | sed 's/^/# BENCHCSV /'

@@ -27,6 +27,20 @@ KTAP = """# BENCHMODE cpus=4 console=ttyS0
 ok 1 pair 64
 """
 FLUSH = "# BENCHCSV flushlat,64,32,rslab,45000,40000,50000,,15\n"
+MODEL = """model,workload,size,n,alloc,cycles,raw_cycles,insns,irq,popf,rep
+skylake,pair,64,,rslab,130.0,116.1,123.0,4.00,0.00,0.00
+skylake,pair,64,,slub,92.0,92.0,138.0,0.00,0.00,0.00
+skylake,batch,256,16,rslab,50.0,60.0,70.0,0.50,0.00,0.25
+skylake,batch,256,16,slub,100.0,100.0,140.0,0.00,0.00,0.00
+znver3,pair,64,,rslab,96.0,210.0,123.0,4.00,0.00,0.00
+znver3,pair,64,,slub,71.0,71.0,138.0,0.00,0.00,0.00
+znver3,cross,64,16,rslab,80.0,80.0,90.0,4.00,0.00,0.00
+"""
+CALIBRATION = """model,snippet,cycles,raw_cycles
+skylake,local_irq_save/restore (popf),21.5,18.9
+skylake,local_irq_disable/enable,7.4,200.0
+znver3,local_irq_disable/enable,7.5,200.0
+"""
 
 
 class BenchReportTest(unittest.TestCase):
@@ -65,6 +79,51 @@ class BenchReportTest(unittest.TestCase):
                 self.assertEqual(bench_report.main(d), 1)
             with open(os.path.join(d, "table.txt")) as f:
                 self.assertIn("SANITY FAILURE", f.read())
+
+
+    def cycles(self, model_csv):
+        """bench_report.main on a directory holding only the cost model's files: (status, table.txt,
+        cycles.csv's lines)."""
+        with tempfile.TemporaryDirectory() as d:
+            os.mkdir(os.path.join(d, "trace"))
+            for name, text in (("model.csv", model_csv), ("calibration.csv", CALIBRATION)):
+                with open(os.path.join(d, "trace", name), "w") as f:
+                    f.write(text)
+            with contextlib.redirect_stdout(io.StringIO()):
+                rc = bench_report.main(d)
+            with open(os.path.join(d, "table.txt")) as f:
+                table = f.read()
+            with open(os.path.join(d, "cycles.csv")) as f:
+                rows = f.read().splitlines()
+        return rc, table, rows
+
+    def test_cycles(self):
+        rc, table, rows = self.cycles(MODEL)
+        self.assertIn(rc, (0, 1))
+        self.assertNotIn("SANITY FAILURE", table)
+        # Calibration: estimate (raw) per model, next to the measured figure.
+        self.assertRegex(table, r"local_irq_disable/enable\s+7\.4 \(200\)\s+7\.5 \(200\)\s+7 \(Brouer")
+        self.assertRegex(table, r"local_irq_save/restore \(popf\)\s+21\.5 \(19\)\s+-\s+37 \(Brouer")
+        self.assertIn("42 cycles measured (Brouer", table)
+        self.assertIn("popf: ~40 cycles measured", table)
+        self.assertRegex(table, r"skylake\s+pair\s+64\s+-\s+130\.0\s+92\.0\s+1\.41\s+116\.1")
+        self.assertRegex(table, r"skylake\s+batch\s+256\s+16\s+50\.0\s+100\.0\s+0\.50.*0\.50/0\.00\s+0\.00/0\.00\s+0\.25/0\.00")
+        # A row with one allocator only (znver3 cross) is left out.
+        self.assertEqual(rows, ["model,workload,size,n,rslab_cycles,slub_cycles,ratio",
+                                "skylake,pair,64,,130.0,92.0,1.413",
+                                "skylake,batch,256,16,50.0,100.0,0.500",
+                                "znver3,pair,64,,96.0,71.0,1.352"])
+
+    def test_cycles_floor(self):
+        rc, table, _ = self.cycles(MODEL.replace("skylake,pair,64,,slub,92.0", "skylake,pair,64,,slub,2.0"))
+        self.assertEqual(rc, 1)
+        self.assertIn("SANITY FAILURE: cycles skylake pair 64", table)
+
+    def test_no_cost_model(self):
+        with tempfile.TemporaryDirectory() as d:
+            with contextlib.redirect_stdout(io.StringIO()):
+                bench_report.main(d)
+            self.assertFalse(os.path.exists(os.path.join(d, "cycles.csv")))
 
 
 if __name__ == "__main__":
