@@ -27,7 +27,10 @@ placeholder latency of 100 cycles; the estimate replaces each by a `nop` and add
 cycles (Brouer's measured local_irq_disable/enable, 7 cycles a pair on an i7-4790K); likewise
 `rep movs`/`rep stos` (memcpy, memset; unmodelled too), costed REP_START + bytes / REP_BYTES_PER_CYCLE
 with the count gdb recorded (an assumption, not a measurement). Calls get a
-latency of 1 (llvm-mca's default is 100: "calls are not modelled"). `popf` is modelled (about 5
+latency of 1 (llvm-mca's default is 100: "calls are not modelled"). Pushes and pops of registers
+and immediates become plain stores to and loads from the stack in the estimate: llvm-mca has no
+stack engine and would otherwise serialise every prologue and epilogue through %rsp at load
+latency (`stack_engine`). `popf` is modelled (about 5
 cycles) far below what it costs (~40 cycles measured on the development machine); the rows count
 it, none of the current fast paths executes it. The calibration runs the same pipeline on
 hand-written snippets, for bench_report.py to print next to the measured figures.
@@ -132,9 +135,27 @@ def rep_cycles(insn):
     return REP_START + (int(m.group(1)) * width if m else 0) / REP_BYTES_PER_CYCLE
 
 
+def stack_engine(a):
+    """`push`/`pop` of a register or an immediate as the CPU's stack engine executes them: a
+    store to or a load from the stack that does not wait for the previous push or pop. llvm-mca
+    does not model the stack engine: it chains every push and pop through %rsp at load or store
+    latency (about 6 cycles each on skylake), which would make a function's prologue and
+    epilogue the cost of a whole allocation. Other forms are left as they are."""
+    words = a.split(" ", 1)
+    if len(words) != 2 or not re.fullmatch(r"(push|pop)q?", words[0]):
+        return a
+    op = words[1].strip()
+    if not re.fullmatch(r"%[a-z0-9]+|\$-?(0x)?[0-9a-f]+", op):
+        return a
+    if words[0].startswith("push"):
+        return f"movq {op},(%rsp)"
+    return a if op.startswith("$") else f"movq (%rsp),{op}"
+
+
 def assembly(insns, adjust):
     """Lines for llvm-mca; with `adjust`, what llvm-mca does not model is a nop (its cost is
-    added apart, by `extra_cycles`)."""
+    added apart, by `extra_cycles`) and pushes and pops go through the stack engine
+    (`stack_engine`)."""
     out = []
     for i in insns:
         a = normalize(i)
@@ -142,6 +163,8 @@ def assembly(insns, adjust):
             continue
         if adjust and unmodelled(a):
             a = "nop"
+        elif adjust:
+            a = stack_engine(a)
         out.append(a)
     return out
 

@@ -87,6 +87,14 @@ class CostModelTest(unittest.TestCase):
         self.assertEqual(model.assembly(["cli", "mov %rax,%rbx", "sti"], True), ["nop", "mov %rax,%rbx", "nop"])
         self.assertEqual(model.assembly(["cli", "sti"], False), ["cli", "sti"])
 
+    def test_stack_engine(self):
+        # The estimate breaks the %rsp chain of pushes and pops; the raw figure keeps them.
+        insns = ["push   %rbx", "pushq  $0x10", "pop    %r15", "popq   %rbp", "push   0x8(%rdi)", "pushf"]
+        self.assertEqual(model.assembly(insns, True), [
+            "movq %rbx,(%rsp)", "movq $0x10,(%rsp)", "movq (%rsp),%r15", "movq (%rsp),%rbp",
+            "push 0x8(%rdi)", "pushf"])
+        self.assertEqual(model.assembly(insns, False)[:3], ["push %rbx", "pushq $0x10", "pop %r15"])
+
     def test_rep(self):
         regions = model.parse_streams("R 3 64 16 1 16\nC kmem_cache_free_bulk\n"
                                       "I 0xffffffff81000000 rep movsq %ds:(%rsi),%es:(%rdi)\nN 32\n"
