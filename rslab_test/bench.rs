@@ -49,6 +49,7 @@ use crate::{
 use core::fmt;
 use jobs::{
     job_on,
+    partner_cpu,
     run_jobs,
     Job, //
 };
@@ -271,13 +272,7 @@ pub(crate) fn run(wq: &Wq, spec: Spec, res: &mut Results) -> Result {
                 let cpus = online_cpus()?;
                 let first = *cpus.first().ok_or(EINVAL)?;
                 // Free on a CPU of another node if there is one, else on another CPU.
-                let node = topology::cpu_to_node(first);
-                let second = cpus
-                    .iter()
-                    .copied()
-                    .find(|&c| topology::cpu_to_node(c) != node)
-                    .or_else(|| cpus.iter().copied().find(|&c| c != first))
-                    .ok_or(EINVAL)?;
+                let second = partner_cpu(&cpus, first)?;
                 for round in 0..warmup + rounds {
                     for (which, &a) in allocs.iter().enumerate() {
                         let c = cross_round(a, n as usize, [first, second], &store, wq)?;

@@ -262,6 +262,17 @@ impl CpuWorkFn for Phase {
     }
 }
 
+/// The CPU a `cross` round frees on: one of another node than `first` if there is one, else
+/// any other CPU of `cpus`.
+pub(super) fn partner_cpu(cpus: &[u32], first: u32) -> Result<u32> {
+    let node = topology::cpu_to_node(first);
+    cpus.iter()
+        .copied()
+        .find(|&c| topology::cpu_to_node(c) != node)
+        .or_else(|| cpus.iter().copied().find(|&c| c != first))
+        .ok_or(EINVAL)
+}
+
 /// One round of `cross` for `a`: `n` objects allocated on `first`, freed on `second`. Whatever
 /// happens, nothing allocated is left behind: a failed phase's objects are freed here.
 pub(crate) fn cross_round(

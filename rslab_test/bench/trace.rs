@@ -12,7 +12,10 @@
 //! operations find the state a measured round finds.
 
 use super::{
-    jobs::cross_round_marked,
+    jobs::{
+        cross_round_marked,
+        partner_cpu, //
+    },
     rounds::{
         round_batch,
         round_bulk,
@@ -256,13 +259,7 @@ pub(super) fn run(wq: &Wq, traced: Traced, size: usize, n: u32) -> Result {
         };
     }
     // `cross`: allocated on the first CPU, freed on one of another node if there is one.
-    let node = topology::cpu_to_node(first);
-    let second = cpus
-        .iter()
-        .copied()
-        .find(|&c| topology::cpu_to_node(c) != node)
-        .or_else(|| cpus.iter().copied().find(|&c| c != first))
-        .ok_or(EINVAL)?;
+    let second = partner_cpu(&cpus, first)?;
     let n = n as usize;
     let mut v = KVec::new();
     v.reserve(n, GFP_KERNEL)?;
