@@ -33,6 +33,7 @@ use core::ptr::{
     NonNull, //
 };
 use kernel::{
+    error::from_result,
     ffi::{
         c_char,
         c_int,
@@ -90,14 +91,6 @@ fn api_entry(cache: *mut c_void) -> Result<(&'static Registry, Arc<Entry>)> {
     Ok((reg, e))
 }
 
-/// A `Result` as the C interface returns it: 0 or a negative error code.
-fn to_c(r: Result) -> c_int {
-    match r {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
-}
-
 /// Creates an API cache; the C half of `rslab_cache_create()` has read its arguments.
 /// Returns 0 and stores the cache in `*out`, or a negative error code.
 ///
@@ -152,7 +145,10 @@ pub(crate) unsafe extern "C" fn rslab_rs_cache_create(
 /// list, never dereferenced before it is found there.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn rslab_cache_destroy(cache: *mut c_void) -> c_int {
-    to_c(api_entry(cache).and_then(|(reg, e)| reg.destroy(e)))
+    from_result(|| {
+        let (reg, e) = api_entry(cache)?;
+        reg.destroy(e).map(|()| 0)
+    })
 }
 
 /// `rslab_cache_shrink()`.
@@ -162,7 +158,10 @@ pub(crate) unsafe extern "C" fn rslab_cache_destroy(cache: *mut c_void) -> c_int
 /// None beyond the header's: `cache` is looked up before it is used.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn rslab_cache_shrink(cache: *mut c_void) -> c_int {
-    to_c(api_entry(cache).and_then(|(reg, e)| reg.shrink(&e.cache).map(|_| ())))
+    from_result(|| {
+        let (reg, e) = api_entry(cache)?;
+        reg.shrink(&e.cache).map(|_| 0)
+    })
 }
 
 /// `rslab_alloc()`.

@@ -223,16 +223,15 @@ impl Cache {
     pub(crate) fn alloc(&self, gfp: Gfp) -> Result<NonNull<u8>> {
         if !self.debug {
             let mut irq = IrqOff::new();
-            if let Some((slot, cc)) = self.this_cpu(&mut irq) {
-                if let Some(obj) = cc.objs.pop() {
-                    // Both arrays count: `flush_all` skips CPUs whose hint is 0, and the
-                    // remote buffer may hold objects while the array is empty.
-                    slot.held
-                        .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
-                    bump(&slot.stats.allocs);
-                    // Objects are never null: they live in the direct map.
-                    return NonNull::new(obj).ok_or(EINVAL);
-                }
+            let (slot, cc) = self.this_cpu(&mut irq);
+            if let Some(obj) = cc.objs.pop() {
+                // Both arrays count: `flush_all` skips CPUs whose hint is 0, and the remote
+                // buffer may hold objects while the array is empty.
+                slot.held
+                    .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
+                bump(&slot.stats.allocs);
+                // Objects are never null: they live in the direct map.
+                return NonNull::new(obj).ok_or(EINVAL);
             }
         }
         self.alloc_slow(gfp)
@@ -249,7 +248,7 @@ impl Cache {
         let mut from = None;
         loop {
             let mut irq = IrqOff::new();
-            let (slot, cc) = self.this_cpu(&mut irq).ok_or(EINVAL)?;
+            let (slot, cc) = self.this_cpu(&mut irq);
             if let Some(obj) = cc.objs.pop() {
                 // Both arrays count: `flush_all` skips CPUs whose hint is 0, and the remote
                 // buffer may hold objects while the array is empty.
@@ -283,9 +282,7 @@ impl Cache {
             return;
         }
         let mut irq = IrqOff::new();
-        let Some((slot, cc)) = self.this_cpu(&mut irq) else {
-            return;
-        };
+        let (slot, cc) = self.this_cpu(&mut irq);
         // SAFETY: `obj` is an allocated object of this cache, not freed since (this function's
         // contract), and the cache is not a debug cache (checked above): what `free_one` needs.
         unsafe { self.free_one(slot, cc, obj.as_ptr()) };
@@ -318,12 +315,7 @@ impl Cache {
         let mut from = None;
         while done < objs.len() {
             let mut irq = IrqOff::new();
-            let Some((slot, cc)) = self.this_cpu(&mut irq) else {
-                drop(irq);
-                // SAFETY: the first `done` objects were just allocated here.
-                unsafe { self.free_bulk(&objs[..done]) };
-                return Err(EINVAL);
-            };
+            let (slot, cc) = self.this_cpu(&mut irq);
             let start = done;
             while done < objs.len() {
                 let Some(obj) = cc.objs.pop() else { break };
@@ -367,9 +359,7 @@ impl Cache {
             return;
         }
         let mut irq = IrqOff::new();
-        let Some((slot, cc)) = self.this_cpu(&mut irq) else {
-            return;
-        };
+        let (slot, cc) = self.this_cpu(&mut irq);
         let mut n = 0;
         for &p in objs.iter().filter(|p| !p.is_null()) {
             // SAFETY: every non-null entry is an allocated object of this cache, not freed

@@ -281,10 +281,9 @@ impl Cache {
         // SAFETY: `slot` is a slot of this cache's live slab (found in the index under the node
         // lock, which we hold).
         unsafe { self.debug_check_redzones(slot)? };
-        // SAFETY: the object is allocated (its state word says so, checked above under the node
-        // lock, which serialises frees of it) and given back: ours to poison and mark; `slab`
-        // is a slab of node `nid` (found in the index under its lock) and `slot` one of its
-        // allocated slots.
+        // SAFETY: the object is allocated (state word checked above under the node lock, which
+        // serialises its frees) and given back: ours to poison and mark; `slot` is an allocated
+        // slot of `slab`, a slab of node `nid` (found in the index under that node's lock).
         unsafe {
             if self.ctor.is_none() {
                 core::ptr::write_bytes(p, POISON_FREE, self.layout.object_size);

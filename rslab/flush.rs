@@ -162,11 +162,11 @@ impl Flusher {
         let mut failed = false;
         for (cpu, w) in self.works.iter().enumerate() {
             let cpu = cpu as u32;
-            if let Some(offline) = cpuhp::offline_cpu_locked(cpu) {
-                let r = match op {
-                    CpuOp::Flush => Ok(cache.flush_offline(&offline)),
-                    CpuOp::Validate => cache.validate_offline(&offline),
-                };
+            let offline = cpuhp::with_offline_cpu(cpu, |offline| match op {
+                CpuOp::Flush => Ok(cache.flush_offline(offline)),
+                CpuOp::Validate => cache.validate_offline(offline),
+            });
+            if let Some(r) = offline {
                 match r {
                     Ok(n) => total += n,
                     Err(f) => {

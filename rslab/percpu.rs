@@ -110,19 +110,16 @@ unsafe impl Sync for CpuSlot {}
 unsafe impl Send for CpuSlot {}
 
 impl Cache {
-    /// This CPU's slot and cache. The `&mut` out of `&self` is the per-CPU discipline of
+    /// This CPU's slot and arrays. The `&mut` out of `&self` is the per-CPU discipline of
     /// [`CpuSlot`]: exclusive because interrupts are off on the one CPU that may touch it, and
     /// because it borrows `irq` mutably: one `IrqOff` hands out one `&mut CpuArrays` at a time.
     #[inline(always)]
-    pub(crate) fn this_cpu<'a>(
-        &'a self,
-        irq: &'a mut IrqOff,
-    ) -> Option<(&'a CpuSlot, &'a mut CpuArrays)> {
+    pub(crate) fn this_cpu<'a>(&'a self, irq: &'a mut IrqOff) -> (&'a CpuSlot, &'a mut CpuArrays) {
         let slot = self.cpus.this_cpu(irq);
         // SAFETY: interrupts are off, so we stay on this CPU and nothing else on it runs until
         // `irq` is dropped; other CPUs never touch an online CPU's slot (type invariant); and
         // `irq` stays mutably borrowed while the reference lives, so no second one exists.
-        Some((slot, unsafe { &mut *slot.cache.get() }))
+        (slot, unsafe { &mut *slot.cache.get() })
     }
 
     /// Puts `obj` into this CPU's arrays (the remote buffer if its slab is on another node),
@@ -177,9 +174,7 @@ impl Cache {
         if self.reap_blocked.load(LkmmRelaxed) != 0 {
             return 0;
         }
-        let Some((slot, cc)) = self.this_cpu(irq) else {
-            return 0;
-        };
+        let (slot, cc) = self.this_cpu(irq);
         let st = &slot.stats;
         let activity = st.allocs.load(Relaxed) + st.frees.load(Relaxed);
         let idle = slot.reap_mark.load(Relaxed) == activity;
@@ -211,8 +206,8 @@ impl Cache {
     #[cfg_attr(not(CONFIG_KUNIT = "y"), allow(dead_code))]
     pub(crate) fn held_here(&self) -> usize {
         let mut irq = IrqOff::new();
-        self.this_cpu(&mut irq)
-            .map_or(0, |(_, cc)| cc.objs.len() + cc.remote.len())
+        let (_, cc) = self.this_cpu(&mut irq);
+        cc.objs.len() + cc.remote.len()
     }
 
     /// Objects held in CPU `cpu`'s arrays, as last stored by that CPU.
@@ -222,9 +217,7 @@ impl Cache {
 
     /// Drains this CPU's arrays back to the node lists. Returns the number of objects.
     pub(crate) fn flush_local(&self, irq: &mut IrqOff) -> usize {
-        let Some((slot, cc)) = self.this_cpu(irq) else {
-            return 0;
-        };
+        let (slot, cc) = self.this_cpu(irq);
         let n = self.flush_arrays(cc);
         slot.held.store(0, Relaxed);
         if n > 0 {

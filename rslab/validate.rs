@@ -44,9 +44,7 @@ impl Cache {
     /// Checks this CPU's arrays: every object must be a slot of one of this cache's slabs.
     /// Returns the number of objects held.
     pub(crate) fn validate_local(&self, irq: &mut IrqOff) -> Result<usize, Fault> {
-        let Some((_, cc)) = self.this_cpu(irq) else {
-            return Ok(0);
-        };
+        let (_, cc) = self.this_cpu(irq);
         self.validate_array(cc)
     }
 

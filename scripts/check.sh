@@ -67,20 +67,29 @@ step_start "rustfmt check"
 if KDIR=$KB "$RSLAB_TOP/scripts/module.sh" fmt-check; then tally 1 0 0; else tally 0 1 0; fi
 step_done
 
-log=$RSLAB_TOP/out/module-build.log
-mkdir -p "$RSLAB_TOP/out"
-if ! KDIR=$KB CLIPPY=1 "$RSLAB_TOP/scripts/module.sh" >"$log" 2>&1; then
-	cat "$log"
-	tally 0 1 0
+# clean_build <log> [VAR=value...]: a CLIPPY=1 build of the modules, tallied: it must build
+# and print no warning. Returns 1 if it did not build at all.
+clean_build() {
+	local log=$1
+	shift
+	mkdir -p "$RSLAB_TOP/out"
+	if ! env "$@" KDIR="$KB" CLIPPY=1 "$RSLAB_TOP/scripts/module.sh" >"$log" 2>&1; then
+		cat "$log"
+		tally 0 1 0
+		return 1
+	fi
+	if grep -q 'warning:' "$log"; then
+		grep -A8 'warning:' "$log" | head -n 60
+		note "the CLIPPY=1 build${*:+ with $*} has warnings ($log)"
+		tally 0 1 0
+	else
+		tally 1 0 0
+	fi
+}
+
+if ! clean_build "$RSLAB_TOP/out/module-build.log"; then
 	note "rslab.ko failed to build: no guest run"
 	finish
-fi
-if grep -q 'warning:' "$log"; then
-	grep -A8 'warning:' "$log" | head -n 60
-	note "the CLIPPY=1 build has warnings ($log)"
-	tally 0 1 0
-else
-	tally 1 0 0
 fi
 
 for ko in rslab.ko rslab_test.ko; do
@@ -158,16 +167,7 @@ NO_SKIP=1 guest_check "$RSLAB_TOP/out/guest-mem-node.log" \
 # tests that use interrupts, the CPU number, per-CPU memory and page lookups the most (both
 # KUnit suites, the API, CPU hotplug under stress).
 step_start "generic fallbacks: RSLAB_GENERIC=1 CLIPPY=1 build"
-glog=$RSLAB_TOP/out/module-build-generic.log
-if ! KDIR=$KB CLIPPY=1 RSLAB_GENERIC=1 "$RSLAB_TOP/scripts/module.sh" >"$glog" 2>&1; then
-	cat "$glog"
-	tally 0 1 0
-elif grep -q 'warning:' "$glog"; then
-	grep -A8 'warning:' "$glog" | head -n 60
-	note "the RSLAB_GENERIC=1 CLIPPY=1 build has warnings ($glog)"
-	tally 0 1 0
-else
-	tally 1 0 0
+if clean_build "$RSLAB_TOP/out/module-build-generic.log" RSLAB_GENERIC=1; then
 	step_done
 	guest_check "$RSLAB_TOP/out/guest-generic.log" \
 		RSLAB_TEST_FILTER='rslab_module|rslab_api|rslab_hotplug_cpu'

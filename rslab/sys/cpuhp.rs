@@ -12,6 +12,7 @@ use core::marker::PhantomData;
 use kernel::{
     bindings,
     error::{
+        from_result,
         to_result,
         Result, //
     },
@@ -51,19 +52,21 @@ pub(crate) fn assert_cpus_held() {
     unsafe { bindings::lockdep_assert_cpus_held() };
 }
 
-/// `cpu` as an [`OfflineCpu`] for a caller that holds the CPU hotplug lock in some form (a
-/// hotplug callback, a memory notifier): checked by lockdep.
-pub(crate) fn offline_cpu_locked<'a>(cpu: u32) -> Option<OfflineCpu<'a>> {
+/// Runs `f` with `cpu` as an [`OfflineCpu`] if it is a possible CPU that is offline now, for a
+/// caller that holds the CPU hotplug lock in some form (a [`CpusReadGuard`], a hotplug callback,
+/// a memory notifier): checked by lockdep. The proof cannot leave `f`, so it cannot outlive the
+/// caller's hold of the lock.
+pub(crate) fn with_offline_cpu<R>(cpu: u32, f: impl FnOnce(&OfflineCpu<'_>) -> R) -> Option<R> {
     assert_cpus_held();
-    if cpu >= kernel::cpu::nr_cpu_ids() || super::topology::cpu_online(cpu) {
+    if !super::topology::cpu_possible(cpu) || super::topology::cpu_online(cpu) {
         return None;
     }
-    // INVARIANT: `cpu` is possible and offline, and the caller holds the hotplug lock, so it
-    // cannot come online while the caller's borrow `'a` lasts.
-    Some(OfflineCpu {
+    // INVARIANT: `cpu` is possible and offline, and the caller holds the hotplug lock until it
+    // returns, so the CPU cannot come online while `f` runs, the proof's only lifetime.
+    Some(f(&OfflineCpu {
         cpu,
         _lock: PhantomData,
-    })
+    }))
 }
 
 /// Proof that a CPU is offline and cannot come online while this lives: its per-CPU data may be
@@ -125,21 +128,13 @@ pub(crate) struct CpuhpState<T: CpuhpCallbacks> {
     _callbacks: PhantomData<T>,
 }
 
-/// Turns a callback's result into what the hotplug core expects: 0 or a negative errno.
-fn to_c(r: Result) -> i32 {
-    match r {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
-}
-
 /// The C startup callback of `T`.
 ///
 /// # Safety
 ///
 /// Called by the CPU hotplug core only, for a state registered by [`CpuhpState::<T>::setup`].
 unsafe extern "C" fn startup_trampoline<T: CpuhpCallbacks>(cpu: u32) -> i32 {
-    to_c(T::startup(cpu))
+    from_result(|| T::startup(cpu).map(|()| 0))
 }
 
 /// The C teardown callback of `T`.
@@ -158,7 +153,7 @@ unsafe extern "C" fn teardown_trampoline<T: CpuhpCallbacks>(cpu: u32) -> i32 {
             _lock: PhantomData,
         }),
     };
-    to_c(T::teardown(cpu, offline))
+    from_result(|| T::teardown(cpu, offline).map(|()| 0))
 }
 
 impl<T: CpuhpCallbacks> CpuhpState<T> {
@@ -169,10 +164,9 @@ impl<T: CpuhpCallbacks> CpuhpState<T> {
             Section::Prepare => bindings::cpuhp_state_CPUHP_BP_PREPARE_DYN,
             Section::Online => bindings::cpuhp_state_CPUHP_AP_ONLINE_DYN,
         };
-        // SAFETY: `T::NAME` is static; the trampolines are functions of this module, valid
-        // until the state is removed in `drop`, which the module's teardown does before its
-        // text goes; `__cpuhp_setup_state()` takes the hotplug lock itself (`cpuslocked`
-        // false), and our callers hold none of rslab's locks.
+        // SAFETY: `T::NAME` is static; the trampolines live until `drop` removes the state, before
+        // the module text goes; with `cpuslocked` false the call takes the hotplug lock itself,
+        // and our callers hold none of rslab's locks (it comes first in the lock order).
         let ret = unsafe {
             bindings::__cpuhp_setup_state(
                 section,

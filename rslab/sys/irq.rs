@@ -54,10 +54,9 @@ mod arch {
         unsafe {
             bindings::trace_hardirqs_on()
         };
-        // SAFETY: interrupts were on when `save` turned them off, so turning them on restores
-        // the state before (`native_irq_enable()`, as `arch_local_irq_restore()` does). No
-        // `nomem`: like C's `"memory"` clobber, every access to the per-CPU arrays stays before
-        // the `sti`.
+        // SAFETY: interrupts were on before `save`, so `sti` restores that state, as
+        // `arch_local_irq_restore()` does; no `nomem`: like C's `"memory"` clobber, it keeps
+        // every access to the per-CPU arrays before the `sti`.
         unsafe { asm!("sti", options(nostack)) };
     }
 

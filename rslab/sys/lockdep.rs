@@ -19,10 +19,9 @@ pub(crate) fn mutex_held<T: ?Sized>(m: &Mutex<T>) -> Option<bool> {
         if unsafe { bindings::debug_locks } == 0 {
             return None;
         }
-        // SAFETY: `Lock` is `#[repr(C)]` with the C lock object as its first field (the layout
-        // `Lock::from_raw()` relies on too), so `raw` points to the initialised `struct mutex` of
-        // `m`, alive for the borrow; `lock_is_held_type()` only compares its `dep_map` with the
-        // current task's held locks (`read == -1`: either mode).
+        // SAFETY: `Lock` is `repr(C)` with the C lock first (as `Lock::from_raw()` relies on), so
+        // `raw` is `m`'s initialised `struct mutex`, alive for the borrow; the call only compares
+        // its `dep_map` with the current task's held locks (`read == -1`: either mode).
         match unsafe { bindings::lock_is_held_type(&raw const (*raw).dep_map, -1) } {
             0 => Some(false),
             1 => Some(true),

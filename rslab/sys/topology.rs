@@ -50,13 +50,13 @@ pub(crate) fn this_cpu() -> u32 {
 /// `set_cpu_numa_node()` for every possible CPU at boot; without NUMA it is node 0.
 #[cfg(CONFIG_USE_PERCPU_NUMA_NODE_ID)]
 pub(crate) fn cpu_to_node(cpu: u32) -> u32 {
-    if cpu >= nr_cpu_ids() {
+    // Only a possible CPU has a per-CPU area: the offset of any other is not set up.
+    if !cpu_possible(cpu) {
         return 0;
     }
-    // SAFETY: `cpu` is a possible CPU (checked above), so `__per_cpu_offset[cpu]` is the offset
-    // of its per-CPU area, and adding it to the address of the per-CPU variable `numa_node` is
-    // `per_cpu_ptr()`; the value is written at boot and on NUMA setup only, read plainly (a
-    // volatile read, as `per_cpu()` is a plain load).
+    // SAFETY: `cpu` is possible (checked above), so `__per_cpu_offset[cpu]` offsets the per-CPU
+    // variable `numa_node` to its copy (`per_cpu_ptr()`), written only at boot and NUMA setup;
+    // a volatile read, as `per_cpu()` is a plain load.
     let nid = unsafe {
         let base = (&raw const bindings::numa_node) as usize;
         let off = bindings::__per_cpu_offset[cpu as usize];
