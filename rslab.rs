@@ -19,8 +19,11 @@
 //!    take the slab mutex, holding only a reference to the cache; every flush asks lockdep
 //!    first and refuses under the slab mutex ([`registry::Registry::may_flush`]).
 //! 3. the slab mutex (the list of caches) — [`registry::Registry`]
-//! 4. a per-node list lock (spinlock, interrupts disabled) — [`node::NodeData`]
-//! 5. a debug cache's slab index (spinlock, interrupts disabled): inside a node lock when a
+//! 4. a CPU's local lock (`local_trylock_t` in its slot: preemption off, interrupts on; a
+//!    per-CPU `spinlock_t` with migration off on PREEMPT_RT) — [`percpu::HeldCpu`]. Interrupt
+//!    handlers only try it, and use the node lists when it is taken.
+//! 5. a per-node list lock (spinlock, interrupts disabled) — [`node::NodeData`]
+//! 6. a debug cache's slab index (spinlock, interrupts disabled): inside a node lock when a
 //!    slab joins or leaves a node's lists, or alone to look a slab up
 //!
 //! Besides these: debugfs removals (a cache's directory) happen under the slab mutex; they wait
@@ -28,13 +31,15 @@
 //! (`include/rslab.h`, [`api`]) takes these locks in the same order: create and destroy as the
 //! control file's commands do, allocation and free only node and index locks.
 //!
-//! The per-CPU object arrays take no lock: they are touched only by their own CPU with
-//! interrupts off, or, while their CPU is offline, by the holder of the proof of that
-//! ([`sys::cpuhp::OfflineCpu`], which needs the CPU hotplug lock).
+//! The per-CPU object arrays are touched only by their own CPU under its local lock, or, while
+//! their CPU is offline, by the holder of the proof of that ([`sys::cpuhp::OfflineCpu`], which
+//! needs the CPU hotplug lock). Nothing in rslab disables interrupts but the spinlocks above. New
+//! slabs (`grow`) are taken from the page allocator with no rslab lock held; empty slabs go
+//! back to it outside the node locks (inside a local lock at most).
 //!
 //! # Layers
 //!
-//! * `rslab/sys/`: the kernel facilities (interrupts and the CPU number, topology, pages, kmem
+//! * `rslab/sys/`: the kernel facilities (local locks, per-CPU memory, topology, pages, kmem
 //!   caches, per-CPU work, hotplug states, notifiers, debugfs, lockdep), each a thin wrapper,
 //!   safe at its edge; the only place of `kernel::bindings` and inline assembly.
 //! * The allocator, one concept per file: [`cache`] (the cache and its entry points),

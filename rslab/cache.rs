@@ -4,14 +4,16 @@
 //!
 //! # Fast paths
 //!
-//! `alloc` and `free` disable local interrupts, find this CPU's [`CpuSlot`] and pop or push one
-//! pointer of its array: no atomic read-modify-write, no shared lock. Counters on the fast path
-//! are plain relaxed stores by their only writer.
+//! `alloc` and `free` take this CPU's [`CpuSlot`] with its local lock (preemption off and a
+//! mark in the slot; interrupts stay on) and pop or push one pointer of its array: no atomic
+//! read-modify-write, no shared lock, no interrupt flags. Counters on the fast path are plain
+//! relaxed stores by their only writer. An interrupt handler that finds the lock taken (it
+//! stopped the holder on this CPU) allocates from, or frees to, the node lists directly.
 //!
 //! # Slow paths
 //!
 //! An empty array is refilled with a batch from its node's partial (then free) slabs under the
-//! node's lock; with no slab there, interrupts are enabled again and a slab is taken from the
+//! node's lock; with no slab there, the local lock is released and a slab is taken from the
 //! page allocator. A full array (at its size-dependent limit) flushes its oldest batch. Frees
 //! of objects whose slab is on another node collect in a per-CPU buffer that goes back to those
 //! nodes in one batch.
@@ -41,7 +43,6 @@ use crate::{
         CacheStats, //
     },
     sys::{
-        irq::IrqOff,
         kmem::{
             KmemBox,
             KmemCache,
@@ -174,7 +175,7 @@ impl Cache {
             )?;
         }
         // Zeroed in per-CPU memory: a slot is 2.6 KiB, which must not be built on the stack.
-        let cpus = PerCpu::<CpuSlot>::new()?;
+        let cpus = PerCpu::<CpuSlot>::new_locked()?;
         set_cpu_nodes(&cpus);
         let id = meta.next_id.fetch_add(1, LkmmRelaxed);
         let cache = Cache {
@@ -222,14 +223,15 @@ impl Cache {
     #[inline(always)]
     pub(crate) fn alloc(&self, gfp: Gfp) -> Result<NonNull<u8>> {
         if !self.debug {
-            let mut irq = IrqOff::new();
-            let (slot, cc) = self.this_cpu(&mut irq);
+            let Some(mut cpu) = self.try_this_cpu() else {
+                return self.alloc_slow(gfp);
+            };
+            let (slot, cc) = cpu.parts();
             if let Some(obj) = cc.objs.pop() {
                 // Both arrays count: `flush_all` skips CPUs whose hint is 0, and the remote
                 // buffer may hold objects while the array is empty.
                 slot.held
                     .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
-                bump(&slot.stats.allocs);
                 // Objects are never null: they live in the direct map.
                 return NonNull::new(obj).ok_or(EINVAL);
             }
@@ -237,8 +239,9 @@ impl Cache {
         self.alloc_slow(gfp)
     }
 
-    /// [`Self::alloc`] when this CPU's array is empty, and every allocation of a debug cache:
-    /// refill the array from the node lists, growing a slab if they are empty too.
+    /// [`Self::alloc`] when this CPU's array is empty or its lock taken, and every allocation
+    /// of a debug cache: refill the array from the node lists, growing a slab if they are empty
+    /// too.
     #[cold]
     #[inline(never)]
     fn alloc_slow(&self, gfp: Gfp) -> Result<NonNull<u8>> {
@@ -247,20 +250,24 @@ impl Cache {
         }
         let mut from = None;
         loop {
-            let mut irq = IrqOff::new();
-            let (slot, cc) = self.this_cpu(&mut irq);
+            let Some(mut cpu) = self.try_this_cpu() else {
+                // We interrupted the holder of this CPU's arrays: the node lists serve us.
+                self.stats.contended.inc();
+                return self.alloc_node(None, gfp);
+            };
+            let (slot, cc) = cpu.parts();
             if let Some(obj) = cc.objs.pop() {
                 // Both arrays count: `flush_all` skips CPUs whose hint is 0, and the remote
                 // buffer may hold objects while the array is empty.
                 slot.held
                     .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
-                bump(&slot.stats.allocs);
                 // Objects are never null: they live in the direct map.
                 return NonNull::new(obj).ok_or(EINVAL);
             }
             let nid = from.take().unwrap_or(slot.node());
             if self.refill(slot, cc, nid) == 0 {
-                drop(irq);
+                // The page allocator may sleep (or take sleeping locks on PREEMPT_RT).
+                drop(cpu);
                 from = Some(self.grow(nid, gfp)?);
             }
         }
@@ -281,8 +288,14 @@ impl Cache {
             let _ = self.free_checked(obj.as_ptr());
             return;
         }
-        let mut irq = IrqOff::new();
-        let (slot, cc) = self.this_cpu(&mut irq);
+        let Some(mut cpu) = self.try_this_cpu() else {
+            // SAFETY: `obj` is an allocated object of this cache, not freed since (this
+            // function's contract), and the cache is not a debug cache (checked above): what
+            // `free_contended` needs.
+            unsafe { self.free_contended(obj.as_ptr()) };
+            return;
+        };
+        let (slot, cc) = cpu.parts();
         // SAFETY: `obj` is an allocated object of this cache, not freed since (this function's
         // contract), and the cache is not a debug cache (checked above): what `free_one` needs.
         unsafe { self.free_one(slot, cc, obj.as_ptr()) };
@@ -294,8 +307,8 @@ impl Cache {
     /// Allocates `objs.len()` objects into `objs`, all or nothing (`kmem_cache_alloc_bulk()`):
     /// on failure every object taken is freed again and the error returned.
     ///
-    /// One interrupts-off section serves as many objects as this CPU's array holds, refilling it
-    /// in place; interrupts come back on only to take new pages.
+    /// One hold of this CPU's lock serves as many objects as this CPU's array holds, refilling it
+    /// in place; the lock is released only to take new pages.
     pub(crate) fn alloc_bulk(&self, gfp: Gfp, objs: &mut [*mut u8]) -> Result {
         let mut done = 0;
         if self.debug {
@@ -314,15 +327,27 @@ impl Cache {
         }
         let mut from = None;
         while done < objs.len() {
-            let mut irq = IrqOff::new();
-            let (slot, cc) = self.this_cpu(&mut irq);
-            let start = done;
+            let Some(mut cpu) = self.try_this_cpu() else {
+                // We interrupted the holder of this CPU's arrays: the node lists serve us.
+                self.stats.contended.inc();
+                for i in done..objs.len() {
+                    match self.alloc_node(None, gfp) {
+                        Ok(p) => objs[i] = p.as_ptr(),
+                        Err(e) => {
+                            // SAFETY: the first `i` objects were just allocated here.
+                            unsafe { self.free_bulk(&objs[..i]) };
+                            return Err(e);
+                        }
+                    }
+                }
+                return Ok(());
+            };
+            let (slot, cc) = cpu.parts();
             while done < objs.len() {
                 let Some(obj) = cc.objs.pop() else { break };
                 objs[done] = obj;
                 done += 1;
             }
-            bump_by(&slot.stats.allocs, (done - start) as u64);
             slot.held
                 .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
             if done == objs.len() {
@@ -330,7 +355,7 @@ impl Cache {
             }
             let nid = from.take().unwrap_or(slot.node());
             if self.refill(slot, cc, nid) == 0 {
-                drop(irq);
+                drop(cpu);
                 match self.grow(nid, gfp) {
                     Ok(n) => from = Some(n),
                     Err(e) => {
@@ -344,7 +369,7 @@ impl Cache {
         Ok(())
     }
 
-    /// Frees every object of `objs`, from any nodes, in one interrupts-off section (a debug
+    /// Frees every object of `objs`, from any nodes, in one hold of this CPU's lock (a debug
     /// cache checks each one instead). Null entries are skipped.
     ///
     /// # Safety
@@ -358,8 +383,15 @@ impl Cache {
             }
             return;
         }
-        let mut irq = IrqOff::new();
-        let (slot, cc) = self.this_cpu(&mut irq);
+        let Some(mut cpu) = self.try_this_cpu() else {
+            for &p in objs.iter().filter(|p| !p.is_null()) {
+                // SAFETY: every non-null entry is an allocated object of this cache, not freed
+                // since and not listed twice (this function's contract).
+                unsafe { self.free_contended(p) };
+            }
+            return;
+        };
+        let (slot, cc) = cpu.parts();
         let mut n = 0;
         for &p in objs.iter().filter(|p| !p.is_null()) {
             // SAFETY: every non-null entry is an allocated object of this cache, not freed
@@ -371,6 +403,19 @@ impl Cache {
         bump_by(&slot.stats.frees, n);
         slot.held
             .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
+    }
+
+    /// Frees `obj` straight to its slab, for a free that found this CPU's lock taken (it
+    /// interrupted the holder): the arrays are not ours to touch.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::free`]; the cache is not a debug cache.
+    #[cold]
+    unsafe fn free_contended(&self, obj: *mut u8) {
+        self.stats.contended.inc();
+        self.stats.node_frees.inc();
+        self.free_to_slabs(&[obj]);
     }
 
     /// Allocates one object from node `nid`'s slabs (or this CPU's node), bypassing the per-CPU

@@ -186,6 +186,7 @@ fn write_stats(c: &Cache, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "debug_errors {}", s.debug_errors.get())?;
     writeln!(f, "quarantined {}", s.quarantined.get())?;
     writeln!(f, "offline_drained {}", s.offline_drained.get())?;
+    writeln!(f, "contended {}", s.contended.get())?;
     writeln!(f, "live {}", c.live())?;
     for nid in 0..topology::nr_node_ids() {
         if let Some(([p, fu, fr], [tot, free])) = c.node_counts(nid) {

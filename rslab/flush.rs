@@ -23,7 +23,6 @@ use crate::{
             self,
             CpusReadGuard, //
         },
-        irq::IrqOff,
         topology, //
     },
 };
@@ -85,7 +84,6 @@ impl CpuWorkFn for CpuRequest {
         // SAFETY: `flush_all` keeps the cache alive until this work has finished (it waits
         // for it before returning) and clears the pointer afterwards.
         let cache = unsafe { &*cache };
-        let mut irq = IrqOff::new();
         if topology::this_cpu() != cpu {
             // Never touch another CPU's array (the bug class of commit a9f2a846f050, "mm, slab:
             // reschedule cache_reap() on the same CPU"): count it and refuse.
@@ -96,9 +94,9 @@ impl CpuWorkFn for CpuRequest {
         }
         match self.op.load(Relaxed) {
             x if x == CpuOp::Flush as u32 => {
-                self.objects.store(cache.flush_local(&mut irq), Relaxed);
+                self.objects.store(cache.flush_local(), Relaxed);
             }
-            _ => match cache.validate_local(&mut irq) {
+            _ => match cache.validate_local() {
                 Ok(n) => self.objects.store(n, Relaxed),
                 Err(f) => {
                     pr_err!("validate {:?}: cpu {}: {}\n", cache.name, cpu, f);

@@ -391,11 +391,55 @@ mod tests {
     }
 
     #[test]
-    fn inline_cpu_number_matches_the_kernel() {
-        for _ in 0..1000 {
-            let irq = crate::sys::irq::IrqOff::new();
-            assert_eq!(irq.cpu(), topology::this_cpu());
+    fn locked_slot_is_this_cpus_copy() -> Result {
+        let meta = meta()?;
+        let c = Cache::new(&meta, name("thiscpu")?, 64, 8, false, None)?;
+        for _ in 0..100 {
+            let mut cpu = c.lock_this_cpu();
+            let (slot, _) = cpu.parts();
+            // The slot the local lock hands out (inline `%gs:this_cpu_off` on x86-64) is the
+            // one `per_cpu_ptr()` gives for the CPU we run on.
+            let here = c.cpus.get(topology::this_cpu()).map(core::ptr::from_ref);
+            assert_eq!(Some(core::ptr::from_ref(slot)), here);
         }
+        Ok(())
+    }
+
+    /// What an interrupt handler meets when it stops the holder of its CPU's lock: every kind of
+    /// allocation and free must leave the arrays alone and use the node lists, and nothing may
+    /// be lost.
+    #[test]
+    fn taken_cpu_lock_sends_alloc_and_free_to_the_node_lists() -> Result {
+        let meta = meta()?;
+        let f = flusher()?;
+        let c = Cache::new(&meta, name("contended")?, 64, 8, false, None)?;
+        // Objects in this CPU's array, so that the fast path would serve if it were allowed.
+        free_all(&c, alloc_many(&c, 8)?);
+        let held = c.held_here();
+        assert!(held > 0);
+        let (allocs, frees) = (c.stats.node_allocs.get(), c.stats.node_frees.get());
+        {
+            // Stands for the interrupted holder: the lock is taken on this CPU.
+            let _holder = c.lock_this_cpu();
+            let p = c.alloc(Gfp::ATOMIC)?;
+            // SAFETY: `p` was just allocated from `c`, and is freed once.
+            unsafe { c.free(p) };
+            let mut objs = [core::ptr::null_mut(); 8];
+            c.alloc_bulk(Gfp::ATOMIC, &mut objs)?;
+            assert!(objs.iter().all(|p| !p.is_null()));
+            // SAFETY: just allocated from `c`, each listed once.
+            unsafe { c.free_bulk(&objs) };
+        }
+        assert_eq!(c.held_here(), held);
+        assert_eq!(c.stats.node_allocs.get() - allocs, 9);
+        assert_eq!(c.stats.node_frees.get() - frees, 9);
+        // One for `alloc`, one for `free`, one for the bulk allocation, eight bulk frees.
+        assert_eq!(c.stats.contended.get(), 11);
+        assert_eq!(c.live(), 0);
+        validate(&f, &c)?;
+        f.run(&c, CpuOp::Flush)?;
+        assert_eq!(c.inuse(), 0);
+        Ok(())
     }
 
     #[test]

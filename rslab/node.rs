@@ -23,7 +23,10 @@ use crate::{
         SlabHeader,
         SlabList, //
     },
-    stats::bump,
+    stats::{
+        bump,
+        bump_by, //
+    },
     sys::{
         pages,
         pages::Gfp,
@@ -317,7 +320,8 @@ impl Cache {
         if got > 0 {
             slot.held
                 .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
-            bump(&slot.stats.refills);
+            bump(&slot.slow.refills);
+            bump_by(&slot.slow.objs_in, got as u64);
         }
         got
     }

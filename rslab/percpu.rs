@@ -3,9 +3,11 @@
 //! The per-CPU side of a cache: each CPU's object arrays, and what moves objects between them
 //! and the node lists.
 //!
-//! A CPU's arrays are its own: touched only on that CPU with local interrupts off (no lock, no
-//! atomic read-modify-write), or, once it is offline, by the holder of the proof of that
-//! ([`OfflineCpu`]). Words used here: objects go from the node lists into an array by a
+//! A CPU's arrays are its own: touched only on that CPU by the holder of its local lock
+//! ([`LocalGuard`]: preemption off and a mark in the slot, no atomic read-modify-write, interrupts
+//! left on; a per-CPU `spinlock_t` with migration off on PREEMPT_RT), or, once it is offline, by
+//! the holder of the proof of that ([`OfflineCpu`]). An interrupt that finds the lock taken (it
+//! interrupted the holder) leaves the arrays alone and works on the node lists. Words used here: objects go from the node lists into an array by a
 //! *refill*; back from an array to the node lists by a *flush* (its oldest batch when it is
 //! full, all of it in `flush_all` and when its CPU died); the reaper's visit (*reap*) flushes what
 //! sat unused since its last visit.
@@ -15,11 +17,17 @@ use crate::{
     cpuarray::ObjArray,
     stats::{
         bump,
+        bump_by,
+        CpuSlowStats,
         CpuStats, //
     },
     sys::{
         cpuhp::OfflineCpu,
-        irq::IrqOff,
+        local_lock::{
+            LocalGuard,
+            LocalLocked,
+            LocalTrylock, //
+        },
         percpu::PerCpu,
         topology, //
     },
@@ -56,36 +64,48 @@ pub(crate) struct CpuArrays {
 /// finds it missing, the race of "[PATCH - cpu hotplug] Fix races in kmem_cache_create and
 /// kmem_cache_destroy", LKML 2004).
 ///
-/// The fields an allocation or a free touches besides the array element itself (the counters,
-/// the node, the hint, the array's count) share the slot's first cache line: `repr(C)` keeps
-/// them there, in this order (56 bytes of counters, node, hint and reap mark, then the count).
+/// The fields an allocation or a free touches besides the array element itself (the lock, the
+/// node, the hint, the free counter, the array's count) share the slot's first cache line:
+/// `repr(C)` keeps them there, in this order, where the lock is one byte (no lockdep, no
+/// PREEMPT_RT). Slow-path counters and the reaper's mark come after the arrays.
 ///
 /// # Invariants
 ///
-/// `cache` is accessed only by code running on this slot's CPU with local interrupts disabled,
-/// or, while the CPU is offline, by the holder of an [`OfflineCpu`] for it (which holds the CPU
-/// hotplug lock, so such holders are serialised and the CPU cannot come back meanwhile).
+/// `cache` is accessed only by the holder of `lock` on this slot's CPU, or, while the CPU is
+/// offline, by the holder of an [`OfflineCpu`] for it (which holds the CPU hotplug lock, so such
+/// holders are serialised and the CPU cannot come back meanwhile; no lock holder is left on a
+/// dead CPU: hotplug waits for preemption-off sections and for migration-disabled tasks).
 #[repr(C, align(64))]
 pub(crate) struct CpuSlot {
-    pub(crate) stats: CpuStats,
+    /// First: the `__percpu` pointer of the slot is that of its lock ([`LocalLocked`]).
+    lock: LocalTrylock,
     /// The node this CPU allocates from: its own if it has normal memory, else the first node
     /// that does (see `topology::mem_node`). Memory hotplug changes it ([`Cache::update_cpu_nodes`]):
     /// a node that gains or loses its normal memory must not leave its CPUs growing slabs
     /// elsewhere and sending every free down the remote path.
     pub(crate) node: AtomicU32,
-    /// Objects held in `cache`, as last stored by the owner: lets `flush_all` skip idle CPUs.
+    /// Objects held in `cache`, as last stored by the owner: lets `flush_all` skip idle CPUs,
+    /// and derives the allocation count ([`CpuSlot::allocs`]).
     pub(crate) held: AtomicU32,
-    /// `allocs + frees` at the reaper's last visit (written by the owner only).
-    pub(crate) reap_mark: AtomicU64,
+    pub(crate) stats: CpuStats,
     pub(crate) cache: UnsafeCell<CpuArrays>,
+    pub(crate) slow: CpuSlowStats,
+    /// Frees and allocations at the reaper's last visit, 32 bits each (written by the owner
+    /// only): equal now means the CPU did neither since.
+    pub(crate) reap_mark: AtomicU64,
 }
 
 // The hot fields above fit the first cache line with the array's count (the first word of
-// `cache`: both are `repr(C)` with the count first).
+// `cache`: both are `repr(C)` with the count first), where the lock is its one byte.
+#[cfg(not(any(CONFIG_PREEMPT_RT, CONFIG_DEBUG_LOCK_ALLOC)))]
 const _: () = assert!(core::mem::offset_of!(CpuSlot, cache) + core::mem::size_of::<usize>() <= 64);
 
-// SAFETY: all zeroes is a valid, empty `CpuSlot`: empty arrays (count 0, null pointers), node
-// 0, no cached objects, and every counter 0 (atomics are plain integers in memory).
+// SAFETY: `CpuSlot` is `repr(C)` with its `LocalTrylock` first.
+unsafe impl LocalLocked for CpuSlot {}
+
+// SAFETY: all zeroes is a valid, empty `CpuSlot`: a lock to be initialised by
+// `PerCpu::new_locked()` (released, if it needs no initialisation), empty arrays (count 0, null
+// pointers), node 0, no cached objects, and every counter 0 (atomics are plain integers).
 unsafe impl Zeroable for CpuSlot {}
 
 /// Sets each CPU's node from the nodes that have normal memory now.
@@ -109,17 +129,36 @@ unsafe impl Sync for CpuSlot {}
 // SAFETY: a slot holds raw object pointers owned by its cache; moving it between threads is fine.
 unsafe impl Send for CpuSlot {}
 
-impl Cache {
-    /// This CPU's slot and arrays. The `&mut` out of `&self` is the per-CPU discipline of
-    /// [`CpuSlot`]: exclusive because interrupts are off on the one CPU that may touch it, and
-    /// because it borrows `irq` mutably: one `IrqOff` hands out one `&mut CpuArrays` at a time.
+/// This CPU's slot with its lock held: the way to the arrays of an online CPU.
+pub(crate) struct HeldCpu<'a>(LocalGuard<'a, CpuSlot>);
+
+impl HeldCpu<'_> {
+    /// The slot and its arrays. The `&mut` out of a shared slot is the per-CPU discipline of
+    /// [`CpuSlot`]: exclusive because this CPU's lock is held, and because it borrows `self`
+    /// mutably: one guard hands out one `&mut CpuArrays` at a time.
     #[inline(always)]
-    pub(crate) fn this_cpu<'a>(&'a self, irq: &'a mut IrqOff) -> (&'a CpuSlot, &'a mut CpuArrays) {
-        let slot = self.cpus.this_cpu(irq);
-        // SAFETY: interrupts are off, so we stay on this CPU and nothing else on it runs until
-        // `irq` is dropped; other CPUs never touch an online CPU's slot (type invariant); and
-        // `irq` stays mutably borrowed while the reference lives, so no second one exists.
+    pub(crate) fn parts(&mut self) -> (&CpuSlot, &mut CpuArrays) {
+        let slot: &CpuSlot = &self.0;
+        // SAFETY: the guard holds this CPU's lock of `slot` (its type invariant), so no other
+        // code touches `slot.cache` until it is dropped (type invariant of `CpuSlot`); `self`
+        // stays mutably borrowed while the reference lives, so no second one exists.
         (slot, unsafe { &mut *slot.cache.get() })
+    }
+}
+
+impl Cache {
+    /// This CPU's slot, locked; `None` if its lock is taken (an interrupt handler that stopped
+    /// the holder on this CPU; on PREEMPT_RT, also a task that preempted it, or a hard
+    /// interrupt): the caller then works on the node lists instead.
+    #[inline(always)]
+    pub(crate) fn try_this_cpu(&self) -> Option<HeldCpu<'_>> {
+        self.cpus.try_lock().map(HeldCpu)
+    }
+
+    /// This CPU's slot, locked, waiting if the lock is taken (only PREEMPT_RT can find it so in
+    /// task context). Task context only: the reaper, `flush_all`'s work items, validate.
+    pub(crate) fn lock_this_cpu(&self) -> HeldCpu<'_> {
+        HeldCpu(self.cpus.lock())
     }
 
     /// Puts `obj` into this CPU's arrays (the remote buffer if its slab is on another node),
@@ -135,26 +174,29 @@ impl Cache {
         // SAFETY: `obj` is an object of this cache (contract), so its slab header is live.
         let onode = unsafe { (*slab).node };
         if onode != slot.node() {
-            bump(&slot.stats.remote_frees);
+            bump(&slot.slow.remote_frees);
             if let Err(obj) = cc.remote.push(obj) {
-                self.flush_oldest(&mut cc.remote, REMOTE_CAP, Some(obj));
+                self.flush_oldest(slot, &mut cc.remote, REMOTE_CAP, Some(obj));
             }
         } else {
             if cc.objs.len() >= self.limit {
                 // Full: the oldest batch goes back to the node lists.
-                self.flush_oldest(&mut cc.objs, self.batch, None);
-                bump(&slot.stats.flushes);
+                self.flush_oldest(slot, &mut cc.objs, self.batch, None);
+                bump(&slot.slow.flushes);
             }
             // There is room now (`limit <= ARRAY_CAP`, `batch >= 1`): the push cannot fail.
             let _ = cc.objs.push(obj);
         }
     }
 
-    /// Takes the `n` oldest objects of `arr`, plus `extra`, back to their slabs. Works on the
-    /// array in place: no copy of it on the stack (this runs with interrupts off).
+    /// Takes the `n` oldest objects of `arr` (one of `slot`'s arrays), plus `extra`, back to
+    /// their slabs, and counts them out of the slot: every object that leaves a CPU's arrays
+    /// for the slabs is counted here. Works on the array in place: no copy of it on the stack
+    /// (this runs under this CPU's lock, preemption off).
     #[inline(never)]
     pub(crate) fn flush_oldest<const N: usize>(
         &self,
+        slot: &CpuSlot,
         arr: &mut ObjArray<N>,
         n: usize,
         extra: Option<*mut u8>,
@@ -162,6 +204,10 @@ impl Cache {
         let n = n.min(arr.len());
         self.free_to_slabs(&arr.as_slice()[..n]);
         arr.drain_oldest(n, |_| {});
+        bump_by(
+            &slot.slow.objs_out,
+            (n + usize::from(extra.is_some())) as u64,
+        );
         if let Some(o) = extra {
             self.free_to_slabs(&[o]);
         }
@@ -170,28 +216,31 @@ impl Cache {
     /// The reaper's visit on this CPU: objects that sat unused in the array since the last
     /// visit go back (the oldest batch), so does the remote buffer, and empty slabs of this
     /// CPU's node beyond one go back to the page allocator. Returns the objects given back.
-    pub(crate) fn reap_local(&self, irq: &mut IrqOff) -> usize {
+    pub(crate) fn reap_local(&self) -> usize {
         if self.reap_blocked.load(LkmmRelaxed) != 0 {
             return 0;
         }
-        let (slot, cc) = self.this_cpu(irq);
-        let st = &slot.stats;
-        let activity = st.allocs.load(Relaxed) + st.frees.load(Relaxed);
+        let mut cpu = self.lock_this_cpu();
+        let (slot, cc) = cpu.parts();
+        // Both counts, 32 bits each: neither frees nor allocations since the last visit.
+        let activity = (slot.stats.frees.load(Relaxed) << 32) ^ (slot.allocs() & 0xffff_ffff);
         let idle = slot.reap_mark.load(Relaxed) == activity;
         slot.reap_mark.store(activity, Relaxed);
         let mut n = 0;
         if idle && !cc.objs.is_empty() {
             n += cc.objs.len().min(self.batch.max(1));
-            self.flush_oldest(&mut cc.objs, self.batch.max(1), None);
-            bump(&st.flushes);
+            self.flush_oldest(slot, &mut cc.objs, self.batch.max(1), None);
+            bump(&slot.slow.flushes);
         }
         if !cc.remote.is_empty() {
             n += cc.remote.len();
-            self.flush_oldest(&mut cc.remote, REMOTE_CAP, None);
+            self.flush_oldest(slot, &mut cc.remote, REMOTE_CAP, None);
         }
         slot.held
             .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
-        if let Some(node) = self.node(slot.node()) {
+        let nid = slot.node();
+        drop(cpu);
+        if let Some(node) = self.node(nid) {
             let mut surplus = ObjArray::<8>::new();
             self.take_surplus(&mut node.lists.lock(), 1, &mut surplus);
             while let Some(s) = surplus.pop() {
@@ -205,8 +254,8 @@ impl Cache {
     /// Objects this CPU's arrays hold now (the truth [`Self::held_hint`] must match).
     #[cfg_attr(not(CONFIG_KUNIT = "y"), allow(dead_code))]
     pub(crate) fn held_here(&self) -> usize {
-        let mut irq = IrqOff::new();
-        let (_, cc) = self.this_cpu(&mut irq);
+        let mut cpu = self.lock_this_cpu();
+        let (_, cc) = cpu.parts();
         cc.objs.len() + cc.remote.len()
     }
 
@@ -216,12 +265,13 @@ impl Cache {
     }
 
     /// Drains this CPU's arrays back to the node lists. Returns the number of objects.
-    pub(crate) fn flush_local(&self, irq: &mut IrqOff) -> usize {
-        let (slot, cc) = self.this_cpu(irq);
-        let n = self.flush_arrays(cc);
+    pub(crate) fn flush_local(&self) -> usize {
+        let mut cpu = self.lock_this_cpu();
+        let (slot, cc) = cpu.parts();
+        let n = self.flush_arrays(slot, cc);
         slot.held.store(0, Relaxed);
         if n > 0 {
-            bump(&slot.stats.flushes);
+            bump(&slot.slow.flushes);
         }
         n
     }
@@ -235,19 +285,20 @@ impl Cache {
         // it to touch its slot, and other CPUs touch an offline CPU's slot only with such a
         // proof, under the hotplug lock, which serialises them (type invariant of `CpuSlot`).
         let cc = unsafe { &mut *slot.cache.get() };
-        let n = self.flush_arrays(cc);
+        let n = self.flush_arrays(slot, cc);
         slot.held.store(0, Relaxed);
         self.stats.offline_drained.add(n as u64);
         n
     }
 
-    pub(crate) fn flush_arrays(&self, cc: &mut CpuArrays) -> usize {
+    /// Flushes all of `slot`'s arrays `cc`.
+    pub(crate) fn flush_arrays(&self, slot: &CpuSlot, cc: &mut CpuArrays) -> usize {
         let n = cc.objs.len() + cc.remote.len();
         while !cc.objs.is_empty() {
-            self.flush_oldest(&mut cc.objs, ARRAY_CAP, None);
+            self.flush_oldest(slot, &mut cc.objs, ARRAY_CAP, None);
         }
         while !cc.remote.is_empty() {
-            self.flush_oldest(&mut cc.remote, REMOTE_CAP, None);
+            self.flush_oldest(slot, &mut cc.remote, REMOTE_CAP, None);
         }
         n
     }

@@ -64,8 +64,7 @@ impl CpuWorkFn for ReapState {
             }
         } else if let Some(caches) = r.try_lock_caches() {
             for e in caches.iter() {
-                let mut irq = crate::sys::irq::IrqOff::new();
-                e.cache.reap_local(&mut irq);
+                e.cache.reap_local();
             }
         } else {
             self.skipped.inc();

@@ -8,7 +8,10 @@
 //! plain `mov`s, while `kernel::sync::atomic` (7.3) reaches every operation through an
 //! out-of-line C helper call. Everything off the fast path uses `kernel::sync::atomic`.
 
-use crate::cache::Cache;
+use crate::{
+    cache::Cache,
+    percpu::CpuSlot, //
+};
 use core::sync::atomic::{
     AtomicU64,
     Ordering::Relaxed, //
@@ -54,15 +57,43 @@ pub(crate) fn bump_by(counter: &AtomicU64, n: u64) {
     counter.store(counter.load(Relaxed) + n, Relaxed);
 }
 
-/// Counters of one CPU. Written only by that CPU (relaxed stores), read by anyone.
+/// The fast paths' counter of one CPU: written only by that CPU (relaxed stores), read by
+/// anyone. Allocations are not counted: they are derived ([`CpuSlot::allocs`]), so that an
+/// allocation stores nothing but the array's count and the `held` hint.
 #[derive(Default)]
 #[repr(C)]
 pub(crate) struct CpuStats {
-    pub(crate) allocs: AtomicU64,
+    /// Frees into this CPU's arrays.
     pub(crate) frees: AtomicU64,
+}
+
+/// Slow-path counters of one CPU: written only by that CPU (or, while it is offline, by the
+/// holder of the proof of that), read by anyone. They sit after the arrays, off the slot's
+/// first cache line.
+#[derive(Default)]
+#[repr(C)]
+pub(crate) struct CpuSlowStats {
+    /// Refills, and the objects they brought into the array.
     pub(crate) refills: AtomicU64,
+    pub(crate) objs_in: AtomicU64,
+    /// Flushes of the object array (oldest batch, or whole), and every object that left the
+    /// arrays for the slabs (flushes, remote-buffer flushes, the reaper, a dead CPU's drain).
     pub(crate) flushes: AtomicU64,
+    pub(crate) objs_out: AtomicU64,
+    /// Frees of objects whose slab is on another node.
     pub(crate) remote_frees: AtomicU64,
+}
+
+impl CpuSlot {
+    /// Allocations served by this CPU's arrays, derived: what came in (refills and frees) minus
+    /// what left for the slabs and what is still held. Exact while the CPU is quiet; read during
+    /// its activity it may be off by the operations in flight.
+    pub(crate) fn allocs(&self) -> u64 {
+        let (s, w) = (&self.stats, &self.slow);
+        (s.frees.load(Relaxed) + w.objs_in.load(Relaxed))
+            .wrapping_sub(w.objs_out.load(Relaxed))
+            .wrapping_sub(u64::from(self.held.load(Relaxed)))
+    }
 }
 
 /// Counters of slow-path events, shared by all CPUs.
@@ -75,6 +106,10 @@ pub(crate) struct CacheStats {
     pub(crate) node_frees: Counter,
     pub(crate) debug_errors: Counter,
     pub(crate) quarantined: Counter,
+    /// Allocations and frees that found this CPU's lock taken (an interrupt handler that
+    /// stopped its holder) and went to the node lists instead (also counted in `node_allocs`
+    /// and `node_frees`).
+    pub(crate) contended: Counter,
     /// Objects drained from offline CPUs' arrays.
     pub(crate) offline_drained: Counter,
 }
@@ -84,7 +119,7 @@ impl Cache {
     pub(crate) fn live(&self) -> i64 {
         let (mut a, mut f) = (self.stats.node_allocs.get(), self.stats.node_frees.get());
         for (_, s) in self.cpus.iter() {
-            a += s.stats.allocs.load(Relaxed);
+            a = a.wrapping_add(s.allocs());
             f += s.stats.frees.load(Relaxed);
         }
         a as i64 - f as i64
@@ -110,18 +145,13 @@ impl Cache {
     pub(crate) fn cpu_totals(&self) -> [u64; 5] {
         let mut t = [0u64; 5];
         for (_, s) in self.cpus.iter() {
-            let st = &s.stats;
-            for (i, c) in [
-                &st.allocs,
-                &st.frees,
-                &st.refills,
-                &st.flushes,
-                &st.remote_frees,
-            ]
-            .iter()
-            .enumerate()
+            let w = &s.slow;
+            t[0] = t[0].wrapping_add(s.allocs());
+            for (i, c) in [&s.stats.frees, &w.refills, &w.flushes, &w.remote_frees]
+                .iter()
+                .enumerate()
             {
-                t[i] += c.load(Relaxed);
+                t[i + 1] += c.load(Relaxed);
             }
         }
         t

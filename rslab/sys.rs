@@ -18,10 +18,10 @@ pub(crate) mod cpu_work;
 pub(crate) mod cpuhp;
 #[path = "sys/dbgfs.rs"]
 pub(crate) mod dbgfs;
-#[path = "sys/irq.rs"]
-pub(crate) mod irq;
 #[path = "sys/kmem.rs"]
 pub(crate) mod kmem;
+#[path = "sys/local_lock.rs"]
+pub(crate) mod local_lock;
 #[path = "sys/lockdep.rs"]
 pub(crate) mod lockdep;
 #[path = "sys/notifier.rs"]

@@ -13,20 +13,21 @@ use crate::{
         CpuOp,
         Flusher, //
     },
-    percpu::CpuArrays,
+    percpu::{
+        CpuArrays,
+        CpuSlot, //
+    },
     slab::{
         ListKind,
         SlabHeader,
         SLAB_MAGIC, //
     },
-    sys::{
-        cpuhp::{
-            CpusReadGuard,
-            OfflineCpu, //
-        },
-        irq::IrqOff, //
+    sys::cpuhp::{
+        CpusReadGuard,
+        OfflineCpu, //
     },
 };
+use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 
 /// Slabs `validate` checks per hold of a node's lock.
@@ -41,11 +42,13 @@ pub(crate) struct Census {
 }
 
 impl Cache {
-    /// Checks this CPU's arrays: every object must be a slot of one of this cache's slabs.
-    /// Returns the number of objects held.
-    pub(crate) fn validate_local(&self, irq: &mut IrqOff) -> Result<usize, Fault> {
-        let (_, cc) = self.this_cpu(irq);
-        self.validate_array(cc)
+    /// Checks this CPU's arrays: every object must be a slot of one of this cache's slabs, and
+    /// the `held` hint (from which allocations are derived) must count them. Returns the number
+    /// of objects held.
+    pub(crate) fn validate_local(&self) -> Result<usize, Fault> {
+        let mut cpu = self.lock_this_cpu();
+        let (slot, cc) = cpu.parts();
+        self.validate_array(slot, cc)
     }
 
     /// As [`Self::validate_local`], for a CPU that is offline.
@@ -56,10 +59,11 @@ impl Cache {
         // SAFETY: `cpu` proves the CPU is offline and stays so while it lives, so its slot is
         // not written by its owner; writers from other CPUs need the same proof under the
         // hotplug lock, which the holder of `cpu` has (type invariant of `CpuSlot`).
-        self.validate_array(unsafe { &*slot.cache.get() })
+        self.validate_array(slot, unsafe { &*slot.cache.get() })
     }
 
-    pub(crate) fn validate_array(&self, cc: &CpuArrays) -> Result<usize, Fault> {
+    /// Checks `slot`'s arrays `cc`.
+    pub(crate) fn validate_array(&self, slot: &CpuSlot, cc: &CpuArrays) -> Result<usize, Fault> {
         for &obj in Iterator::chain(cc.objs.as_slice().iter(), cc.remote.as_slice()) {
             let slab = self.header_of(obj);
             // SAFETY: objects in an array came from this cache's slabs, which stay allocated
@@ -77,7 +81,11 @@ impl Cache {
                 return Err(Fault::NotObjectStart);
             }
         }
-        Ok(cc.objs.len() + cc.remote.len())
+        let held = cc.objs.len() + cc.remote.len();
+        if slot.held.load(Relaxed) as usize != held {
+            return Err(Fault::Counters);
+        }
+        Ok(held)
     }
 
     /// Walks every slab of every node: magic, node, list, freelist and counters.

@@ -7,9 +7,10 @@
 #   3. no safety comment that defers to another ("as above", "see above", a bare "type
 #      invariant") outside rslab/sys/: each unsafe block argues for itself (clippy's
 #      undocumented_unsafe_blocks, on in a CLIPPY=1 build, checks that there is one at all);
-#   4. with a built rslab.ko: no popf anywhere in it, so none on the exported fast paths
-#      rslab_alloc and rslab_free (local_irq_restore() is "if (IF) sti"; a popf costs ~40
-#      cycles on current CPUs).
+#   4. with a built rslab.ko: no popf anywhere in it (a popf costs ~40 cycles on current CPUs),
+#      and no interrupt-flag instruction at all (pushf, cli, sti) in the exported fast paths
+#      rslab_alloc and rslab_free: a CPU's arrays are taken with a local lock, which leaves
+#      interrupts on.
 # Prints one line per rule ("ok"/"FAIL"), then "layering: N passed, N failed"; exit 1 on a failure.
 set -uo pipefail
 TOP=${RSLAB_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -51,10 +52,12 @@ if [ -f rslab.ko ]; then
 	dis=$("$objdump" -d rslab.ko 2>/dev/null)
 	popf=$(printf '%s\n' "$dis" | grep -E '\bpopf' | head -n 5)
 	n=$(printf '%s\n' "$dis" | grep -cE '^ +[0-9a-f]+:')
-	calls=$(printf '%s\n' "$dis" | awk '/^[0-9a-f]+ <rslab_(alloc|free)>:/ { f = 1; next } /^$/ { f = 0 } f' |
-		grep -cE 'call')
-	[ -z "$popf" ] && [ "$n" -gt 0 ] && [ "$calls" -gt 0 ]
-	verdict $? "no popf in rslab.ko, whose rslab_alloc/rslab_free call into it ($n instructions)" "$popf"
+	fast=$(printf '%s\n' "$dis" | awk '/^[0-9a-f]+ <rslab_(alloc|free)>:/ { f = 1; next } /^$/ { f = 0 } f')
+	calls=$(printf '%s\n' "$fast" | grep -cE 'call')
+	irqops=$(printf '%s\n' "$fast" | grep -E '[[:space:]](pushfq?|popfq?|cli|sti)([[:space:]]|$)' | head -n 5)
+	[ -z "$popf" ] && [ -z "$irqops" ] && [ "$n" -gt 0 ] && [ "$calls" -gt 0 ]
+	verdict $? "no popf in rslab.ko ($n instructions), no pushf/cli/sti in rslab_alloc/rslab_free" \
+		"$popf$irqops"
 fi
 
 echo "layering: $pass passed, $fail failed"

@@ -6,29 +6,41 @@
  * crate. Nothing here is exported; each module that needs them links its own copy.
  */
 
-#include <linux/irqflags.h>
+#include <linux/local_lock.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
 
-unsigned long rslab_helper_local_irq_save(void);
-void rslab_helper_local_irq_restore(unsigned long flags);
+bool rslab_helper_local_trylock(local_trylock_t __percpu *lock);
+void rslab_helper_local_lock(local_trylock_t __percpu *lock);
+void rslab_helper_local_unlock(local_trylock_t __percpu *lock);
+void rslab_helper_local_trylock_init(local_trylock_t *lock);
 void *rslab_helper_page_address(struct page *page);
 struct page *rslab_helper_virt_to_page(const void *addr);
 bool rslab_helper_virt_addr_valid(const void *addr);
 void *rslab_helper_this_cpu_ptr(void __percpu *p);
 void *rslab_helper_per_cpu_ptr(void __percpu *p, unsigned int cpu);
 
-unsigned long rslab_helper_local_irq_save(void)
+bool rslab_helper_local_trylock(local_trylock_t __percpu *lock)
 {
-	unsigned long flags;
-
-	local_irq_save(flags);
-	return flags;
+	return local_trylock(lock);
 }
 
-void rslab_helper_local_irq_restore(unsigned long flags)
+void rslab_helper_local_lock(local_trylock_t __percpu *lock)
 {
-	local_irq_restore(flags);
+	local_lock(lock);
+}
+
+void rslab_helper_local_unlock(local_trylock_t __percpu *lock)
+{
+	local_unlock(lock);
+}
+
+/* One lockdep class for every CPU slot's lock, named after it. */
+void rslab_helper_local_trylock_init(local_trylock_t *lock)
+{
+	local_trylock_t *rslab_cpu_slot_lock = lock;
+
+	local_trylock_init(rslab_cpu_slot_lock);
 }
 
 void *rslab_helper_page_address(struct page *page)

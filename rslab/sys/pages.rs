@@ -18,6 +18,9 @@ pub(crate) struct Gfp(u32);
 impl Gfp {
     /// May sleep and reclaim.
     pub(crate) const KERNEL: Gfp = Gfp(bindings::GFP_KERNEL);
+    /// `GFP_ATOMIC`.
+    #[cfg_attr(not(CONFIG_KUNIT = "y"), allow(dead_code))]
+    pub(crate) const ATOMIC: Gfp = Gfp(bindings::GFP_ATOMIC);
 
     /// The raw `gfp_t`.
     pub(crate) const fn raw(self) -> u32 {

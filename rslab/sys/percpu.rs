@@ -7,10 +7,7 @@
 //! compiles to there; every other configuration, and `--cfg rslab_generic`, asks the kernel's
 //! `raw_cpu_ptr()` and `per_cpu_ptr()` through `helpers.c`.
 
-use super::{
-    irq::IrqOff,
-    topology, //
-};
+use super::topology;
 use core::{
     ffi::c_void,
     marker::PhantomData,
@@ -118,21 +115,29 @@ impl<T: Zeroable> PerCpu<T> {
         })
     }
 
-    /// This CPU's `T`. `irq` keeps the task on this CPU while the reference lives.
+    /// The `__percpu` pointer, for the per-CPU facilities beside this file.
+    pub(super) fn as_percpu_ptr(&self) -> *mut c_void {
+        self.ptr.as_ptr()
+    }
+
+    /// This CPU's copy, as a pointer: valid as long as `self`, and this CPU's only while the
+    /// caller keeps the task on it.
     #[inline(always)]
-    pub(crate) fn this_cpu<'a>(&'a self, _irq: &'a IrqOff) -> &'a T {
-        let p = arch::this_cpu_ptr(self.ptr.as_ptr() as usize) as *const T;
-        // SAFETY: this CPU is possible and runs, so its copy exists and is a valid `T` (type
-        // invariant), alive as long as `self`.
-        unsafe { &*p }
+    pub(super) fn this_cpu_ptr(&self) -> *const T {
+        arch::this_cpu_ptr(self.ptr.as_ptr() as usize) as *const T
+    }
+
+    /// CPU `cpu`'s copy, as a pointer, if `cpu` is a possible CPU.
+    pub(super) fn copy_ptr(&self, cpu: u32) -> Option<*const T> {
+        if !topology::cpu_possible(cpu) {
+            return None;
+        }
+        Some(arch::per_cpu_ptr(self.ptr.as_ptr() as usize, cpu) as *const T)
     }
 
     /// CPU `cpu`'s `T`, if `cpu` is a possible CPU.
     pub(crate) fn get(&self, cpu: u32) -> Option<&T> {
-        if !topology::cpu_possible(cpu) {
-            return None;
-        }
-        let p = arch::per_cpu_ptr(self.ptr.as_ptr() as usize, cpu) as *const T;
+        let p = self.copy_ptr(cpu)?;
         // SAFETY: every possible CPU's copy is a valid `T` (type invariant), alive as long as
         // `self`.
         Some(unsafe { &*p })
