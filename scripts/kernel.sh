@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Build (or reuse) the rslab test kernel for $RSLAB_PROFILE (debug|perf).
+# Build (or reuse) the rslab test kernel for $RSLAB_PROFILE (debug|perf|rt; rt is the debug
+# profile with PREEMPT_RT on top).
 # The build directory lives in the cache, keyed by a hash of everything that goes into it:
 # kernel source version, config fragments, this script, and the toolchain versions.
 # Prints the build directory, and only that, on stdout: every progress line goes to stderr, so a
@@ -16,13 +17,14 @@ set -euo pipefail
 exec 3>&1 1>&2
 
 case "$RSLAB_PROFILE" in
-debug|perf) ;;
-*) die "RSLAB_PROFILE must be debug or perf, not '$RSLAB_PROFILE'" ;;
+debug|perf) PROFILE_FRAGS=("$RSLAB_TOP/configs/$RSLAB_PROFILE.config") ;;
+rt) PROFILE_FRAGS=("$RSLAB_TOP/configs/debug.config" "$RSLAB_TOP/configs/rt.config") ;;
+*) die "RSLAB_PROFILE must be debug, perf or rt, not '$RSLAB_PROFILE'" ;;
 esac
 
 KSRC=$(ksrc_dir)
 [ -n "$KSRC" ] || die "kernel source not found under $KSRC_BASE: run scripts/setup.sh"
-FRAGS=("$RSLAB_TOP/.config.fragment" "$RSLAB_TOP/configs/$RSLAB_PROFILE.config")
+FRAGS=("$RSLAB_TOP/.config.fragment" "${PROFILE_FRAGS[@]}")
 KMAKE=(make -C "$KSRC" ARCH=x86_64 LLVM="$LLVM_SUFFIX" RUST_LIB_SRC="$RUST_LIB_SRC")
 
 key=$( {
