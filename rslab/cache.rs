@@ -228,10 +228,10 @@ impl Cache {
             };
             let (slot, cc) = cpu.parts();
             if let Some(obj) = cc.objs.pop() {
-                // Both arrays count: `flush_all` skips CPUs whose hint is 0, and the remote
-                // buffer may hold objects while the array is empty.
+                // One object fewer: the hint follows without a look at the remote buffer's
+                // count, which lives on another cache line (`validate` checks the hint).
                 slot.held
-                    .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
+                    .store(slot.held.load(Relaxed).wrapping_sub(1), Relaxed);
                 // Objects are never null: they live in the direct map.
                 return NonNull::new(obj).ok_or(EINVAL);
             }
@@ -300,8 +300,6 @@ impl Cache {
         // contract), and the cache is not a debug cache (checked above): what `free_one` needs.
         unsafe { self.free_one(slot, cc, obj.as_ptr()) };
         bump(&slot.stats.frees);
-        slot.held
-            .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
     }
 
     /// Allocates `objs.len()` objects into `objs`, all or nothing (`kmem_cache_alloc_bulk()`):

@@ -162,7 +162,8 @@ impl Cache {
     }
 
     /// Puts `obj` into this CPU's arrays (the remote buffer if its slab is on another node),
-    /// giving a batch back first if the array is full. Counts neither the free nor the hint.
+    /// giving a batch back first if the array is full, and updates the `held` hint. Does not
+    /// count the free.
     ///
     /// # Safety
     ///
@@ -178,15 +179,24 @@ impl Cache {
             if let Err(obj) = cc.remote.push(obj) {
                 self.flush_oldest(slot, &mut cc.remote, REMOTE_CAP, Some(obj));
             }
+        } else if cc.objs.len() < self.limit {
+            // Room (`limit <= ARRAY_CAP`): the push cannot fail. One object more: the hint
+            // follows without a look at the remote buffer's count, on another cache line.
+            let _ = cc.objs.push(obj);
+            slot.held
+                .store(slot.held.load(Relaxed).wrapping_add(1), Relaxed);
+            return;
         } else {
-            if cc.objs.len() >= self.limit {
-                // Full: the oldest batch goes back to the node lists.
-                self.flush_oldest(slot, &mut cc.objs, self.batch, None);
-                bump(&slot.slow.flushes);
-            }
-            // There is room now (`limit <= ARRAY_CAP`, `batch >= 1`): the push cannot fail.
+            // Full: the oldest batch goes back to the node lists; then there is room
+            // (`batch >= 1`).
+            self.flush_oldest(slot, &mut cc.objs, self.batch, None);
+            bump(&slot.slow.flushes);
             let _ = cc.objs.push(obj);
         }
+        // Both arrays count: `flush_all` skips CPUs whose hint is 0, and the remote buffer may
+        // hold objects while the array is empty.
+        slot.held
+            .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
     }
 
     /// Takes the `n` oldest objects of `arr` (one of `slot`'s arrays), plus `extra`, back to
