@@ -5,7 +5,7 @@
 //!
 //! The most recently freed object is handed out first (it is cache-hot). Draining gives back the
 //! oldest objects first (they are the coldest). No atomics and no locks: the owner guarantees
-//! exclusive access (its own CPU with interrupts off, or a dead CPU's hotplug callback).
+//! exclusive access (its own CPU under its local lock, or a dead CPU's hotplug callback).
 //!
 //! This file has no `kernel::` imports: it is also compiled on the host and tested against a model.
 
