@@ -35,7 +35,8 @@
 //! their CPU is offline, by the holder of the proof of that ([`sys::cpuhp::OfflineCpu`], which
 //! needs the CPU hotplug lock). Nothing in rslab disables interrupts but the spinlocks above. New
 //! slabs (`grow`) are taken from the page allocator with no rslab lock held; empty slabs go
-//! back to it outside the node locks (inside a local lock at most).
+//! back to it outside the node locks (inside a local lock at most), except when a cache being
+//! dropped finds no memory for its list of slabs and frees one under its node's lock.
 //!
 //! # Layers
 //!

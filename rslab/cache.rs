@@ -30,6 +30,7 @@ use crate::{
     percpu::{
         set_cpu_nodes,
         CpuSlot,
+        HeldCpu,
         ARRAY_CAP, //
     },
     slab::{
@@ -60,8 +61,7 @@ use crate::{
 use core::{
     ffi::c_void,
     pin::Pin,
-    ptr::NonNull,
-    sync::atomic::Ordering::Relaxed, //
+    ptr::NonNull, //
 };
 use kernel::{
     new_spinlock_irq,
@@ -226,17 +226,22 @@ impl Cache {
             let Some(mut cpu) = self.try_this_cpu() else {
                 return self.alloc_slow(gfp);
             };
-            let (slot, cc) = cpu.parts();
-            if let Some(obj) = cc.objs.pop() {
-                // One object fewer: the hint follows without a look at the remote buffer's
-                // count, which lives on another cache line (`validate` checks the hint).
-                slot.held
-                    .store(slot.held.load(Relaxed).wrapping_sub(1), Relaxed);
-                // Objects are never null: they live in the direct map.
-                return NonNull::new(obj).ok_or(EINVAL);
+            if let Some(obj) = Self::pop_local(&mut cpu) {
+                return Ok(obj);
             }
         }
         self.alloc_slow(gfp)
+    }
+
+    /// Pops an object of this CPU's array, if it has one: the one step the fast and the slow
+    /// path share.
+    #[inline(always)]
+    fn pop_local(cpu: &mut HeldCpu<'_>) -> Option<NonNull<u8>> {
+        let (slot, cc) = cpu.parts();
+        let obj = cc.objs.pop()?;
+        slot.step_held(-1);
+        // Objects are never null (they live in the direct map): `None` is unreachable here.
+        NonNull::new(obj)
     }
 
     /// [`Self::alloc`] when this CPU's array is empty or its lock taken, and every allocation
@@ -255,15 +260,10 @@ impl Cache {
                 self.stats.contended.inc();
                 return self.alloc_node(None, gfp);
             };
-            let (slot, cc) = cpu.parts();
-            if let Some(obj) = cc.objs.pop() {
-                // Both arrays count: `flush_all` skips CPUs whose hint is 0, and the remote
-                // buffer may hold objects while the array is empty.
-                slot.held
-                    .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
-                // Objects are never null: they live in the direct map.
-                return NonNull::new(obj).ok_or(EINVAL);
+            if let Some(obj) = Self::pop_local(&mut cpu) {
+                return Ok(obj);
             }
+            let (slot, cc) = cpu.parts();
             let nid = from.take().unwrap_or(slot.node());
             if self.refill(slot, cc, nid) == 0 {
                 // The page allocator may sleep (or take sleeping locks on PREEMPT_RT).
@@ -310,35 +310,14 @@ impl Cache {
     pub(crate) fn alloc_bulk(&self, gfp: Gfp, objs: &mut [*mut u8]) -> Result {
         let mut done = 0;
         if self.debug {
-            while done < objs.len() {
-                match self.alloc_node(None, gfp) {
-                    Ok(p) => objs[done] = p.as_ptr(),
-                    Err(e) => {
-                        // SAFETY: the first `done` objects were just allocated here.
-                        unsafe { self.free_bulk(&objs[..done]) };
-                        return Err(e);
-                    }
-                }
-                done += 1;
-            }
-            return Ok(());
+            return self.alloc_bulk_from_nodes(gfp, objs, 0);
         }
         let mut from = None;
         while done < objs.len() {
             let Some(mut cpu) = self.try_this_cpu() else {
                 // We interrupted the holder of this CPU's arrays: the node lists serve us.
                 self.stats.contended.inc();
-                for i in done..objs.len() {
-                    match self.alloc_node(None, gfp) {
-                        Ok(p) => objs[i] = p.as_ptr(),
-                        Err(e) => {
-                            // SAFETY: the first `i` objects were just allocated here.
-                            unsafe { self.free_bulk(&objs[..i]) };
-                            return Err(e);
-                        }
-                    }
-                }
-                return Ok(());
+                return self.alloc_bulk_from_nodes(gfp, objs, done);
             };
             let (slot, cc) = cpu.parts();
             while done < objs.len() {
@@ -346,8 +325,7 @@ impl Cache {
                 objs[done] = obj;
                 done += 1;
             }
-            slot.held
-                .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
+            slot.sync_held(cc);
             if done == objs.len() {
                 break;
             }
@@ -361,6 +339,24 @@ impl Cache {
                         unsafe { self.free_bulk(&objs[..done]) };
                         return Err(e);
                     }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Fills `objs[done..]` from the node lists one by one (`alloc_node`), for a debug cache or
+    /// an allocation that found this CPU's lock taken; the first `done` entries are already
+    /// allocated. All or nothing, as [`Self::alloc_bulk`].
+    fn alloc_bulk_from_nodes(&self, gfp: Gfp, objs: &mut [*mut u8], done: usize) -> Result {
+        for i in done..objs.len() {
+            match self.alloc_node(None, gfp) {
+                Ok(p) => objs[i] = p.as_ptr(),
+                Err(e) => {
+                    // SAFETY: the first `i` objects were allocated by this call or before it,
+                    // by `alloc_bulk`, and are not in use yet.
+                    unsafe { self.free_bulk(&objs[..i]) };
+                    return Err(e);
                 }
             }
         }
@@ -398,9 +394,8 @@ impl Cache {
             unsafe { self.free_one(slot, cc, p) };
             n += 1;
         }
+        // `free_one` kept the hint exact, object by object.
         bump_by(&slot.stats.frees, n);
-        slot.held
-            .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
     }
 
     /// Frees `obj` straight to its slab, for a free that found this CPU's lock taken (it

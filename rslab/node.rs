@@ -33,12 +33,9 @@ use crate::{
         topology, //
     },
 };
-use core::{
-    ptr::{
-        null_mut,
-        NonNull, //
-    },
-    sync::atomic::Ordering::Relaxed, //
+use core::ptr::{
+    null_mut,
+    NonNull, //
 };
 use kernel::{
     new_spinlock_irq,
@@ -318,8 +315,7 @@ impl Cache {
             .lock()
             .take_slots(self.batch, |s| cc.objs.push(s.wrapping_add(off)).is_ok());
         if got > 0 {
-            slot.held
-                .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
+            slot.sync_held(cc);
             bump(&slot.slow.refills);
             bump_by(&slot.slow.objs_in, got as u64);
         }

@@ -7,8 +7,9 @@
 //! ([`LocalGuard`]: preemption off and a mark in the slot, no atomic read-modify-write, interrupts
 //! left on; a per-CPU `spinlock_t` with migration off on PREEMPT_RT), or, once it is offline, by
 //! the holder of the proof of that ([`OfflineCpu`]). An interrupt that finds the lock taken (it
-//! interrupted the holder) leaves the arrays alone and works on the node lists. Words used here: objects go from the node lists into an array by a
-//! *refill*; back from an array to the node lists by a *flush* (its oldest batch when it is
+//! interrupted the holder) leaves the arrays alone and works on the node lists.
+//!
+//! Words used here: objects go from the node lists into an array by a *refill*; back from an array to the node lists by a *flush* (its oldest batch when it is
 //! full, all of it in `flush_all` and when its CPU died); the reaper's visit (*reap*) flushes what
 //! sat unused since its last visit.
 
@@ -122,6 +123,24 @@ impl CpuSlot {
     pub(crate) fn node(&self) -> u32 {
         self.node.load(Relaxed)
     }
+
+    /// Stores the `held` hint exactly: what `cc`, this slot's arrays, hold. Both arrays count:
+    /// `flush_all` skips CPUs whose hint is 0, and the remote buffer may hold objects while the
+    /// object array is empty.
+    #[inline(always)]
+    pub(crate) fn sync_held(&self, cc: &CpuArrays) {
+        self.held
+            .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
+    }
+
+    /// Moves the `held` hint by `delta` after a push (+1) or a pop (-1) of the object array
+    /// alone, without a look at the remote buffer's count, which lives on another cache line.
+    /// Exact if the hint was (`validate` checks it).
+    #[inline(always)]
+    pub(crate) fn step_held(&self, delta: i32) {
+        self.held
+            .store(self.held.load(Relaxed).wrapping_add_signed(delta), Relaxed);
+    }
 }
 
 // SAFETY: see the invariant: the `UnsafeCell` is never accessed from two CPUs at once.
@@ -180,11 +199,9 @@ impl Cache {
                 self.flush_oldest(slot, &mut cc.remote, REMOTE_CAP, Some(obj));
             }
         } else if cc.objs.len() < self.limit {
-            // Room (`limit <= ARRAY_CAP`): the push cannot fail. One object more: the hint
-            // follows without a look at the remote buffer's count, on another cache line.
+            // Room (`limit <= ARRAY_CAP`): the push cannot fail.
             let _ = cc.objs.push(obj);
-            slot.held
-                .store(slot.held.load(Relaxed).wrapping_add(1), Relaxed);
+            slot.step_held(1);
             return;
         } else {
             // Full: the oldest batch goes back to the node lists; then there is room
@@ -193,10 +210,7 @@ impl Cache {
             bump(&slot.slow.flushes);
             let _ = cc.objs.push(obj);
         }
-        // Both arrays count: `flush_all` skips CPUs whose hint is 0, and the remote buffer may
-        // hold objects while the array is empty.
-        slot.held
-            .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
+        slot.sync_held(cc);
     }
 
     /// Takes the `n` oldest objects of `arr` (one of `slot`'s arrays), plus `extra`, back to
@@ -246,8 +260,7 @@ impl Cache {
             n += cc.remote.len();
             self.flush_oldest(slot, &mut cc.remote, REMOTE_CAP, None);
         }
-        slot.held
-            .store((cc.objs.len() + cc.remote.len()) as u32, Relaxed);
+        slot.sync_held(cc);
         let nid = slot.node();
         drop(cpu);
         if let Some(node) = self.node(nid) {
