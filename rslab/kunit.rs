@@ -134,9 +134,12 @@ mod tests {
     #[test]
     fn alloc_node_of_a_node_without_normal_memory_grows_no_extra_slabs() -> Result {
         let meta = meta()?;
-        let c = Cache::new(&meta, name("nomem")?, 128, 8, false, None)?;
-        let per_slab = c.layout.objects;
         for nid in (0..topology::nr_node_ids()).filter(|&n| !topology::node_has_normal_memory(n)) {
+            // A cache of its own for each such node: the slabs counted below are this node's
+            // calls' alone (a guest may have several such nodes: a CPU-ful node whose memory is
+            // movable, and a memoryless one).
+            let c = Cache::new(&meta, name("nomem")?, 128, 8, false, None)?;
+            let per_slab = c.layout.objects;
             // Objects held and objects freed right away: the slabs must be those the held
             // objects need, not one per call (each call once grew a slab on the fallback node
             // and then took its object from another slab there, leaving the new one empty).
