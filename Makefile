@@ -5,6 +5,8 @@
 #                        then the sample client samples/rslab_client against its exports
 #   make run             boot the test kernel, load rslab, run a demo workload, unload
 #   make check           host unit tests + in-guest selftests + kernel-log gate (what CI runs)
+#   make soak            the long run: 10,000 CPU transitions, 1,000 memory block cycles, 10,000
+#                        cache create/destroy, 1,000 injected faults, more topologies (~75 min)
 #   make bench           rslab vs SLUB on the perf kernel: table, CSV and PNG in out/bench/
 #   make setup           install the toolchain only (idempotent)
 #   make kernel          build (or reuse) the test kernel only
@@ -14,7 +16,7 @@
 SHELL := /bin/bash
 export RSLAB_TOP := $(CURDIR)
 
-.PHONY: all module run check bench setup kernel host-test fmt fmt-check clippy clean
+.PHONY: all module run check soak bench setup kernel host-test fmt fmt-check clippy clean
 
 all: module
 
@@ -26,6 +28,9 @@ run:
 
 check:
 	@scripts/check.sh
+
+soak:
+	@scripts/soak.sh
 
 bench:
 	@scripts/bench.sh

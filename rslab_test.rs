@@ -238,6 +238,24 @@ impl Ctx {
                 pr_info!("forget {:?}: cache left to rslab\n", name);
                 Ok(())
             }
+            Churn { name, count, size } => {
+                let cname = CString::try_from_fmt(fmt!("{}", name.as_str()))?;
+                for _ in 0..count {
+                    let cache =
+                        rslab::RawCache::new(&cname, size as usize, rslab::Args::default())?;
+                    let mut objs = [None; CHURN_OBJECTS];
+                    for o in objs.iter_mut() {
+                        *o = cache.alloc(rslab::Gfp::KERNEL);
+                    }
+                    for p in objs.into_iter().flatten() {
+                        // SAFETY: allocated from `cache` above, freed once.
+                        unsafe { cache.free(p) };
+                    }
+                    // Dropping the handle destroys the cache: nothing of it is allocated.
+                    drop(cache);
+                }
+                Ok(())
+            }
             Bench {
                 workload,
                 size,
@@ -262,6 +280,9 @@ impl Ctx {
         }
     }
 }
+
+/// Objects a `churn` cycle allocates and frees before destroying its cache.
+const CHURN_OBJECTS: usize = 8;
 
 /// The `control` file.
 struct Control(Ctx);

@@ -28,6 +28,8 @@ pub(crate) const MAX_BENCH_N: u32 = 4096;
 pub(crate) const MAX_BENCH_ROUNDS: u32 = 1000;
 /// Most operations (objects) per round of a benchmark.
 pub(crate) const MAX_BENCH_OPS: u32 = 4096;
+/// Most create/destroy cycles of one `churn` command.
+pub(crate) const MAX_CHURN: u32 = 100_000;
 
 /// Options of `stress start`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +112,17 @@ pub(crate) enum Command {
     /// without destroying it: what a client that forgets its cache does, for rslab's report at
     /// unload to be tested.
     Forget(Name),
+    /// `churn <name> count=<n> [size=<bytes>]`: `count` times, create cache `<name>` through the
+    /// API, allocate and free a few objects of it, destroy it. The soak runs it while CPUs go
+    /// offline and online: creation and destruction racing CPU hotplug.
+    Churn {
+        /// The caches' name (each is destroyed before the next is created under it).
+        name: Name,
+        /// Create/destroy cycles.
+        count: u32,
+        /// Object size (default 64).
+        size: u32,
+    },
     /// `bench shrink`: shrink both allocators' footprint caches.
     BenchShrink,
     /// `bench release`: free the footprint objects and destroy its caches.
@@ -187,6 +200,18 @@ pub(crate) fn parse(input: &[u8]) -> Result<Command, CmdError> {
             }
             _ => Err(CmdError::UnknownCommand),
         },
+        "churn" => {
+            let name = Name::new(next()?)?;
+            let [count, size] = options(
+                words,
+                [("count", 1, u64::from(MAX_CHURN)), ("size", 1, MAX_SIZE)],
+            )?;
+            Ok(Command::Churn {
+                name,
+                count: count.ok_or(CmdError::MissingArgument)? as u32,
+                size: size.unwrap_or(64) as u32,
+            })
+        }
         "forget" => {
             let name = Name::new(next()?)?;
             match words.next() {

@@ -20,9 +20,6 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 P=0 F=0 S=0
-tally() { # tally <passed> <failed> <skipped>
-	P=$((P + $1)) F=$((F + $2)) S=$((S + $3))
-}
 finish() {
 	echo "check: $P passed, $F failed, $S skipped"
 	[ "$F" = 0 ] || exit 1
@@ -123,30 +120,6 @@ step_done
 step_start "source layering (scripts/layering.sh)"
 if "$RSLAB_TOP/scripts/layering.sh"; then tally 1 0 0; else tally 0 1 0; fi
 step_done
-
-guest_tally() { # the verdict's summary line of the newest run of a mode
-	sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' "$1" | tail -n1
-}
-
-# guest_check <log> [VAR=value...]: one guest run of the selftests, tallied; a tripped gate or a
-# guest that never finished is one more failure beyond the tests' own. With NO_SKIP=1 in the
-# environment, a skipped test fails too (a run whose topology exists for that test).
-guest_check() {
-	local log=$1 rc gp gf gs
-	shift
-	set +e
-	env "$@" "$RSLAB_TOP/scripts/guest.sh" check "$KB" 2>&1 | tee "$log"
-	rc=${PIPESTATUS[0]}
-	set -e
-	read -r gp gf gs < <(guest_tally "$log")
-	gp=${gp:-0} gf=${gf:-0} gs=${gs:-0}
-	[ "$rc" = 0 ] || [ "$gf" != 0 ] || gf=1
-	if [ "${NO_SKIP:-0}" = 1 ] && [ "$gs" != 0 ]; then
-		note "$gs test(s) skipped in a run made for them: counted as failures"
-		gf=$((gf + gs)) gs=0
-	fi
-	tally "$gp" "$gf" "$gs"
-}
 
 guest_check "$RSLAB_TOP/out/guest-check.log"
 # The reproducer of commit a9f2a846f050 ("mm, slab: reschedule cache_reap() on the same CPU"): with workqueue.debug_force_rr_cpu=1 unbound work wanders between

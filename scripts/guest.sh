@@ -17,7 +17,7 @@ MODE=${1:?mode}
 KBUILD=${2:?kernel build dir}
 CPUS=${RSLAB_CPUS:-4}
 NODES=${RSLAB_NODES:-2}
-TIMEOUT=${RSLAB_TIMEOUT:-2700}
+TIMEOUT=${RSLAB_TIMEOUT:-3600}
 ACCEL=${RSLAB_ACCEL:-tcg}
 MEM_PER_NODE_MB=${RSLAB_MEM_PER_NODE_MB:-1024}
 DIMM_MB=${RSLAB_DIMM_MB:-512}
@@ -70,6 +70,14 @@ esac
 printf 'RSLAB_MODE=%q\nRSLAB_SOAK=%q\nRSLAB_TEST_FILTER=%q\nRSLAB_BENCH_ONLY=%q\nRSLAB_BENCH_ROUNDS=%q\nRSLAB_BENCH_SIZES=%q\n' \
 	"$MODE" "${RSLAB_SOAK:-0}" "${RSLAB_TEST_FILTER:-}" "${RSLAB_BENCH_ONLY:-all}" "${RSLAB_BENCH_ROUNDS:-15}" \
 	"${RSLAB_BENCH_SIZES:-16 64 256 1024 4096}" >"$WORK/etc/rslab.env"
+# make soak's targets and budgets (RSLAB_SOAK_*), and RSLAB_TEST_TIMEOUT (each test's timeout,
+# instead of the selftests' settings), go into the guest too.
+for v in $(compgen -v | grep -E '^(RSLAB_SOAK_[A-Z_]+|RSLAB_TEST_TIMEOUT)$'); do
+	case "${!v}" in
+	''|*[!0-9]*) die "$v must be a number, not '${!v}'" ;;
+	esac
+	printf '%s=%q\n' "$v" "${!v}" >>"$WORK/etc/rslab.env"
+done
 (cd "$WORK" && find . -path ./initramfs -prune -o -print | cpio -o -H newc --quiet | gzip -1) \
 	>"$RSLAB_LOGDIR/initramfs.cpio.gz"
 step_done
@@ -100,6 +108,14 @@ sockets=$NODES dimm_cpus=
 if [ "${RSLAB_DIMM_NODE_CPUS:-0}" = 1 ]; then
 	sockets=$((NODES + 1)) dimm_cpus=",cpus=$CPUS-$((CPUS + cores - 1))"
 fi
+# RSLAB_MEMLESS_NODE=1: one more node, after the DIMM's, with a socket of CPUs and no memory at
+# all (a memoryless node: its CPUs allocate from the nearest node with memory).
+memless=()
+if [ "${RSLAB_MEMLESS_NODE:-0}" = 1 ]; then
+	first=$((sockets * cores))
+	memless=(-numa "node,nodeid=$((NODES + 1)),cpus=$first-$((first + cores - 1))")
+	sockets=$((sockets + 1))
+fi
 qemu+=(-smp "$((sockets * cores)),sockets=$sockets,cores=$cores,threads=1" -m "${total_mb}M,slots=4,maxmem=16G")
 for ((n = 0; n < NODES; n++)); do
 	qemu+=(-object "memory-backend-ram,id=m$n,size=${MEM_PER_NODE_MB}M"
@@ -109,7 +125,7 @@ done
 # RSLAB_DIMM_NODE_CPUS=1).
 qemu+=(-numa "node,nodeid=$NODES$dimm_cpus"
        -object "memory-backend-ram,id=dimm0m,size=${DIMM_MB}M"
-       -device "pc-dimm,id=dimm0,memdev=dimm0m,node=$NODES")
+       -device "pc-dimm,id=dimm0,memdev=dimm0m,node=$NODES" "${memless[@]}")
 cmdline="console=ttyS0 panic=-1 memhp_default_state=online_movable loglevel=7"
 cmdline+=" ${RSLAB_CMDLINE:-}"
 qemu+=(-kernel "$KBUILD/arch/x86/boot/bzImage" -initrd "$RSLAB_LOGDIR/initramfs.cpio.gz"

@@ -12,13 +12,6 @@ DIR=$(dirname "$(realpath "$0")")
 ITER=$(iters 2)
 CACHES="m64 m1024"
 
-movable_blocks() {
-	local m
-	for m in /sys/devices/system/memory/memory[0-9]*; do
-		if [ -e "$m/node$1" ] && grep -q Movable "$m/valid_zones" 2>/dev/null; then echo "$m"; fi
-	done
-}
-node_has_memory() { grep -qE "(^|,|-)$1(,|$|-)" /sys/devices/system/node/has_memory; }
 flush_loop() {
 	local n=0
 	while [ ! -e /tmp/mem_done ]; do
@@ -30,7 +23,7 @@ flush_loop() {
 ktap_print_header
 rslab_unload
 # Before loading: a skipped test leaves nothing loaded.
-NODE=$(ls -d /sys/devices/system/node/node* | sed 's/.*node//' | sort -n | tail -1)
+NODE=$(dimm_node)
 mapfile -t BLOCKS < <(movable_blocks "$NODE")
 [ ${#BLOCKS[@]} -gt 0 ] || { ktap_skip_all "no movable memory block on node $NODE"; exit "$KSFT_SKIP"; }
 rslab_load

@@ -101,8 +101,11 @@ kunit_passed() {
 # hp_stat <key>: one value from the hotplug file.
 hp_stat() { sed -n "s/^$1 //p" "$RSLAB_DBG/hotplug"; }
 
-# Iterations: default scaled by RSLAB_SOAK (RSLAB_SOAK=1 multiplies by 10).
-iters() { if [ "${RSLAB_SOAK:-0}" = 1 ]; then echo $(($1 * 10)); else echo "$1"; fi; }
+# Iterations: default scaled by RSLAB_SOAK (RSLAB_SOAK=1 multiplies by RSLAB_SOAK_FACTOR, 10
+# unless make soak sets it).
+iters() {
+	if [ "${RSLAB_SOAK:-0}" = 1 ]; then echo $(($1 * ${RSLAB_SOAK_FACTOR:-10})); else echo "$1"; fi
+}
 
 # CPUs that can go offline (all but the boot CPU).
 hotplug_cpus() {
@@ -181,4 +184,98 @@ stress_running() { [ "$(stress_stat "$1" iterations)" -ge "$2" ] 2>/dev/null; }
 reapers_ran() {
 	awk -v min="$1" '{ split($2, r, "="); split($3, w, "="); if (r[2] < min || w[2] != 0) bad = 1; n++ }
 		END { exit (bad || n == 0) }' "$RSLAB_DBG/reaper"
+}
+
+# kmemleak_rslab [scans]: how many objects kmemleak lists as leaked that were allocated from
+# rslab's modules (a frame of rslab.ko, rslab_test.ko or rslab_client.ko in the object's allocation
+# backtrace), after <scans> scans (default 2: an object is reported only once it is older than 5 s
+# and its contents held still between two scans; 0 reads what earlier scans found); fails without
+# kmemleak. The list grows until `clear`, which this never writes (the end-of-run scan must still
+# see every leak), so a caller compares the count with an earlier one. A scan of the test guest
+# takes about 10 s when idle, far longer while workers allocate.
+kmemleak_rslab() {
+	local k=/sys/kernel/debug/kmemleak i
+	[ -w "$k" ] || return 1
+	for ((i = 0; i < ${1:-2}; i++)); do echo scan >"$k" || return 1; done
+	awk '/^unreferenced object/ { n += r; r = 0 } /\[rslab(_test|_client)?\]/ { r = 1 } END { print n + r }' "$k"
+}
+
+# sound <cache...>: each idle cache validates, and its counters agree: allocs - frees == live,
+# nothing allocated, and slabs allocated - freed == slabs on its node lists.
+sound() {
+	local c
+	for c in "$@"; do
+		ctl validate "$c" || { ktap_print_msg "validate $c failed"; return 1; }
+		awk -v c="$c" '
+			$1 == "allocs" { a = $2 } $1 == "frees" { f = $2 } $1 == "live" { l = $2 }
+			$1 == "slabs_allocated" { sa = $2 } $1 == "slabs_freed" { sf = $2 }
+			$1 ~ /^node[0-9]+_(partial|full|free)$/ { on += $2 }
+			END {
+				if (a - f == l && l == 0 && sa - sf == on) exit 0
+				printf "# %s: allocs=%d frees=%d live=%d slabs_allocated=%d slabs_freed=%d on_lists=%d\n",
+					c, a, f, l, sa, sf, on
+				exit 1
+			}' "$RSLAB_DBG/caches/$c/stats" || return 1
+	done
+}
+
+# The sample client (samples/rslab_client/), when built: paused, its workers hold nothing, so its
+# caches are idle.
+CLIENT_KO=${RSLAB_CLIENT_KO:-/rslab/rslab_client.ko}
+CLIENT_CACHES="rslab_client rslab_client_debug rslab_client_ctor"
+HAVE_CLIENT=0
+[ -f "$CLIENT_KO" ] && HAVE_CLIENT=1
+client_pause() { echo "$1" >/sys/module/rslab_client/parameters/pause; }
+# client_sound: the client's caches, paused, are sound; then it runs again.
+client_sound() {
+	local ok=1
+	client_pause 1 || { ktap_print_msg "rslab_client: pause failed"; return 1; }
+	sound $CLIENT_CACHES || ok=0
+	client_pause 0 || ok=0
+	[ $ok = 1 ]
+}
+# ccheck <description> <command...>: check, or a skip without the client.
+ccheck() {
+	if [ $HAVE_CLIENT = 1 ]; then check "$@"; else ktap_test_skip "$1 (no rslab_client.ko)"; fi
+}
+
+# reaper_wrong: how often a reaper ran on a CPU other than its own, summed over the CPUs rslab
+# lists in its reaper file (each one warns the first time).
+reaper_wrong() {
+	awk '{ split($3, w, "="); n += w[2] } END { print n + 0 }' "$RSLAB_DBG/reaper"
+}
+
+# movable_blocks <node>: the node's memory blocks that can go offline (onlined movable).
+movable_blocks() {
+	local m
+	for m in /sys/devices/system/memory/memory[0-9]*; do
+		if [ -e "$m/node$1" ] && grep -q Movable "$m/valid_zones" 2>/dev/null; then echo "$m"; fi
+	done
+}
+# node_has_memory <node>: the node has memory online.
+node_has_memory() { local m; read -r m </sys/devices/system/node/has_memory && in_list "$1" "$m"; }
+# dimm_node: the guest's DIMM node (scripts/guest.sh), the highest node with memory blocks (a
+# memoryless node, RSLAB_MEMLESS_NODE=1, comes after it and has none).
+dimm_node() {
+	local n
+	for n in $(ls -d /sys/devices/system/node/node[0-9]* | sed 's/.*node//' | sort -rn); do
+		if ls -d /sys/devices/system/node/node"$n"/memory[0-9]* >/dev/null 2>&1; then echo "$n"; return 0; fi
+	done
+	return 1
+}
+
+# runs_ok <min iterations> <run...>: no object corrupted and the workers still make progress.
+runs_ok() {
+	local min=$1 r it
+	shift
+	for r in "$@"; do
+		[ "$(stress_stat "$r" pattern_errors)" = 0 ] || { ktap_print_msg "$r: pattern_errors=$(stress_stat "$r" pattern_errors)"; return 1; }
+		it=$(stress_stat "$r" iterations)
+		wait_until 30 stress_running "$r" $((it + min)) || { ktap_print_msg "$r: stuck at $it iterations"; return 1; }
+	done
+}
+# threads_everywhere <run...>: every stress run has a thread on every online CPU.
+threads_everywhere() {
+	local r
+	for r in "$@"; do [ "$(stress_stat "$r" threads)" = "$(cpus_online)" ] || return 1; done
 }

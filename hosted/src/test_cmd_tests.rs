@@ -96,6 +96,22 @@ fn accepts_every_command() {
         })
     );
     assert_eq!(p("forget foo"), Ok(Command::Forget(name("foo"))));
+    assert_eq!(
+        p("churn c1 count=100"),
+        Ok(Command::Churn {
+            name: name("c1"),
+            count: 100,
+            size: 64
+        })
+    );
+    assert_eq!(
+        p("churn c1 size=4096 count=100000"),
+        Ok(Command::Churn {
+            name: name("c1"),
+            count: 100_000,
+            size: 4096
+        })
+    );
     assert_eq!(p("bench shrink"), Ok(Command::BenchShrink));
     assert_eq!(p("bench release\n"), Ok(Command::BenchRelease));
 }
@@ -123,6 +139,14 @@ fn refuses_malformed_input() {
         ("stress stop foo bar", CmdError::TrailingInput),
         ("forget", CmdError::MissingArgument),
         ("forget foo bar", CmdError::TrailingInput),
+        ("churn", CmdError::MissingArgument),
+        ("churn c1", CmdError::MissingArgument),
+        ("churn c1 size=64", CmdError::MissingArgument),
+        ("churn c1 count=0", CmdError::BadNumber),
+        ("churn c1 count=100001", CmdError::BadNumber),
+        ("churn c1 count=5 size=16385", CmdError::BadNumber),
+        ("churn c1 count=5 count=6", CmdError::BadOption),
+        ("churn c1 count=5 colour=red", CmdError::BadOption),
         ("stress pause foo", CmdError::UnknownCommand),
         ("bench", CmdError::MissingArgument),
         ("bench pair", CmdError::MissingArgument),

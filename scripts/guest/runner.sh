@@ -33,6 +33,8 @@ ktap_test_xfail() { ktap_test_fail "$1 # exit=$KSFT_XFAIL"; }
 
 t=$(sed -n 's/^timeout=//p' "$BASE_DIR/rslab/settings" 2>/dev/null)
 kselftest_default_timeout=${t:-$kselftest_default_timeout}
+# make soak's long tests: RSLAB_TEST_TIMEOUT overrides every timeout, the settings file's too.
+kselftest_override_timeout=${RSLAB_TEST_TIMEOUT:-}
 
 tests=()
 while IFS=: read -r collection name; do
