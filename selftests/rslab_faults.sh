@@ -348,22 +348,34 @@ for r in $RUNS_A; do wait_until 30 stress_running "$r" 10 || ok=0; done
 check "phase A: stress runs started" test $ok = 1
 
 # At random, everything at once.
-hotplug_loop() {
-	local n=0 f=0 cpu
-	while [ ! -e /tmp/fi_stop ]; do
-		for cpu in "${CPUS[@]}"; do
-			[ ! -e /tmp/fi_stop ] || break
-			cpu_set "$cpu" 0 && n=$((n + 1)) || f=$((f + 1))
-			cpu_set "$cpu" 1 && n=$((n + 1)) || f=$((f + 1))
-		done
-	done
-	echo "$n $f" >/tmp/fi_hotplug
-}
 rm -f /tmp/fi_stop /tmp/fi_hotplug
-hotplug_loop &
+cpu_cycle_loop /tmp/fi_stop /tmp/fi_hotplug &
 start=$(date +%s)
 made=0 refused=0 bad=0 api=0 api_refused=0 other=0
 FAILED=()
+# judge_create <rc> <name> <made counter> <refused counter> <use>: a create under injection
+# succeeded whole (then <use> <name> works with it and ends it), or failed with ENOMEM and left no
+# trace (its name kept in FAILED); anything else counts in bad.
+judge_create() {
+	if [ "$1" = 0 ]; then
+		eval "$3=\$(($3 + 1))"
+		whole "$2" || { ktap_print_msg "$2: created but not whole"; bad=$((bad + 1)); }
+		"$5" "$2" || bad=$((bad + 1))
+	elif has_err 'Cannot allocate memory' && gone "$2"; then
+		eval "$4=\$(($4 + 1))"
+		FAILED+=("$2")
+	else
+		ktap_print_msg "create $2: $(<"$ERR"); $(gone_msg "$2")"
+		bad=$((bad + 1))
+	fi
+}
+# api_use <run>: the run's workers make progress, then it stops; ctl_use <cache>: destroyed.
+api_use() {
+	local ok=0
+	wait_until 30 stress_running "$1" 5 || { ktap_print_msg "$1: no progress"; ok=1; }
+	stress_end "$1" && return $ok
+}
+ctl_use() { ctl destroy "$1"; }
 fi_on
 for ((i = 0; i < ITER * 10; i++)); do
 	fi_injected
@@ -376,32 +388,11 @@ for ((i = 0; i < ITER * 10; i++)); do
 	if [ $((i % 4)) = 3 ]; then
 		tctl stress start "$n" size=$size batch=16 remote=1 debug=$((i / 3 % 2)) 2>"$ERR" && rc=0 || rc=1
 		fi_off
-		if [ $rc = 0 ]; then
-			api=$((api + 1))
-			whole "$n" || { ktap_print_msg "$n: started but not whole"; bad=$((bad + 1)); }
-			wait_until 30 stress_running "$n" 5 || { ktap_print_msg "$n: no progress"; bad=$((bad + 1)); }
-			stress_end "$n" || bad=$((bad + 1))
-		elif has_err 'Cannot allocate memory' && gone "$n"; then
-			api_refused=$((api_refused + 1))
-			FAILED+=("$n")
-		else
-			ktap_print_msg "stress start $n: $(<"$ERR"); $(gone_msg "$n")"
-			bad=$((bad + 1))
-		fi
+		judge_create "$rc" "$n" api api_refused api_use
 	else
 		ctl create "$n" "$size" $debug 2>"$ERR" && rc=0 || rc=1
 		fi_off
-		if [ $rc = 0 ]; then
-			made=$((made + 1))
-			whole "$n" || { ktap_print_msg "$n: created but not whole"; bad=$((bad + 1)); }
-			ctl destroy "$n" || bad=$((bad + 1))
-		elif has_err 'Cannot allocate memory' && gone "$n"; then
-			refused=$((refused + 1))
-			FAILED+=("$n")
-		else
-			ktap_print_msg "create $n: $(<"$ERR"); $(gone_msg "$n")"
-			bad=$((bad + 1))
-		fi
+		judge_create "$rc" "$n" made refused ctl_use
 	fi
 	fi_on
 	# Shrinking makes the runs grow new slabs, under injection. Its own failures (ENOMEM on

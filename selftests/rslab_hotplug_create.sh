@@ -19,18 +19,8 @@ mapfile -t CPUS < <(hotplug_cpus)
 rslab_load
 ktap_set_plan 4
 
-hotplug_loop() {
-	local n=0 f=0 cpu
-	while [ ! -e /tmp/create_done ]; do
-		for cpu in "${CPUS[@]}"; do
-			cpu_set "$cpu" 0 && n=$((n + 1)) || f=$((f + 1))
-			cpu_set "$cpu" 1 && n=$((n + 1)) || f=$((f + 1))
-		done
-	done
-	echo "$n $f" >/tmp/hotplug_result
-}
 rm -f /tmp/create_done /tmp/hotplug_result
-hotplug_loop &
+cpu_cycle_loop /tmp/create_done /tmp/hotplug_result &
 start=$(date +%s)
 fails=0
 for ((i = 0; i < ITER; i++)); do

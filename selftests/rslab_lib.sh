@@ -279,3 +279,18 @@ threads_everywhere() {
 	local r
 	for r in "$@"; do [ "$(stress_stat "$r" threads)" = "$(cpus_online)" ] || return 1; done
 }
+
+# cpu_cycle_loop <stop file> <result file>: each CPU of CPUS offline then online, round after
+# round, until <stop file> exists; then writes "<transitions done> <transitions failed>" to
+# <result file>. Run in the background, racing what the caller does.
+cpu_cycle_loop() {
+	local n=0 f=0 cpu
+	while [ ! -e "$1" ]; do
+		for cpu in "${CPUS[@]}"; do
+			[ ! -e "$1" ] || break
+			cpu_set "$cpu" 0 && n=$((n + 1)) || f=$((f + 1))
+			cpu_set "$cpu" 1 && n=$((n + 1)) || f=$((f + 1))
+		done
+	done
+	echo "$n $f" >"$2"
+}

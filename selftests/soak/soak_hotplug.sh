@@ -83,31 +83,19 @@ mem_loop() {
 	done
 }
 
-# API creates come in batches of $CHURN (one write each); debugfs creates one at a time.
-api_loop() {
+# create_loop <loop> <target> <per step> <command>: <command> <cycles so far> creates and destroys
+# <per step> caches, again and again until <target> cycles. The API's come in batches of $CHURN
+# (one write each, rslab_test's churn), debugfs's one at a time.
+create_loop() {
 	local n=0 f=0
-	until done_or_stopped $S/api $((CREATE_TARGET / 2)); do
-		if tctl churn sa count=$CHURN size=$((16 << (n / CHURN % 9))); then
-			n=$((n + CHURN))
-		else
-			f=$((f + 1))
-		fi
-		echo $n >$S/api
-		echo $f >$S/api.fail
+	until done_or_stopped "$S/$1" "$2"; do
+		if "$4" "$n"; then n=$((n + $3)); else f=$((f + 1)); fi
+		echo $n >"$S/$1"
+		echo $f >"$S/$1.fail"
 	done
 }
-ctl_loop() {
-	local n=0 f=0
-	until done_or_stopped $S/ctl $((CREATE_TARGET - CREATE_TARGET / 2)); do
-		if ctl create sd$((n % 4)) $((8 << (n % 10))) && ctl destroy sd$((n % 4)); then
-			n=$((n + 1))
-		else
-			f=$((f + 1))
-		fi
-		echo $n >$S/ctl
-		echo $f >$S/ctl.fail
-	done
-}
+api_churn() { tctl churn sa count=$CHURN size=$((16 << ($1 / CHURN % 9))); }
+ctl_cycle() { ctl create sd$(($1 % 4)) $((8 << ($1 % 10))) && ctl destroy sd$(($1 % 4)); }
 
 progress() {
 	ktap_print_msg "soak $(($(date +%s) - START))s: cpu_transitions=$(count $S/cpu)/$CPU_TARGET" \
@@ -148,8 +136,8 @@ ktap_print_msg "CPUs ${CPUS[*]} hot-pluggable; node $NODE: blocks ${BLOCKS[*]##*
 START=$(date +%s)
 cpu_loop &
 mem_loop &
-api_loop &
-ctl_loop &
+create_loop api $((CREATE_TARGET / 2)) "$CHURN" api_churn &
+create_loop ctl $((CREATE_TARGET - CREATE_TARGET / 2)) 1 ctl_cycle &
 while :; do
 	done_or_stopped $S/cpu "$CPU_TARGET" && done_or_stopped $S/mem "$MEM_TARGET" &&
 		done_or_stopped $S/api $((CREATE_TARGET / 2)) &&
