@@ -17,7 +17,8 @@
 # they go. The end: one line
 #   soak: cpu_transitions=<n> mem_block_cycles=<n> create_destroy=<n> injected_faults=<n> wrong_cpu=<n>
 # summed over the boots, then "soak: N passed, N failed"; exit 1 on any failure, a tripped gate,
-# or a figure under its target. Targets and budgets: RSLAB_SOAK_* (README.md).
+# or a figure under its target. Targets and budgets: RSLAB_SOAK_* (README.md); RSLAB_SOAK_BOOTS
+# (names, blank-separated) runs only those boots.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -57,6 +58,11 @@ export RSLAB_TIMEOUT=$((BUDGET + 1800)) RSLAB_TEST_TIMEOUT=$((BUDGET + 900))
 boot() {
 	local name=$1
 	shift
+	if [ -n "${RSLAB_SOAK_BOOTS:-}" ] && [[ " $RSLAB_SOAK_BOOTS " != *" $name "* ]]; then
+		note "soak: $name not in RSLAB_SOAK_BOOTS: not run"
+		rm -f "$RSLAB_TOP/out/soak-$name.log"
+		return 0
+	fi
 	step_start "soak: $name"
 	guest_check "$RSLAB_TOP/out/soak-$name.log" RSLAB_TEST_FILTER='^$' RSLAB_EXTRA_TESTS="$HOTPLUG_TESTS" "$@"
 	step_done
