@@ -94,13 +94,22 @@ check "stress/st has every counter" has_keys st
 check "two threads on every online CPU" test "$(stress_stat st threads)" = $((2 * $(cpus_online)))
 check_err "second stress start of a name is EEXIST" "File exists" tctl stress start st size=200
 check_err "create of the run's name on rslab's control is EEXIST" "File exists" ctl create st 64
+# Handoffs need a second online CPU, cross-node frees a second node with CPUs: a guest with one
+# CPU or one node (make soak's one-cpu boot) has neither, by design.
+MULTI_CPU=0 MULTI_NODE=0
+[ "$(cpus_online)" -gt 1 ] && MULTI_CPU=1
+case "$(cat /sys/devices/system/node/has_cpu)" in *[,-]*) MULTI_NODE=1 ;; esac
 # Wait (bounded) until the workers have done real work, including cross-CPU handoffs.
 for ((i = 0; i < 600; i++)); do
-	[ "$(stress_stat st handoffs)" -gt 2000 ] && [ "$(stress_stat st iterations)" -gt 400 ] && break
+	{ [ $MULTI_CPU = 0 ] || [ "$(stress_stat st handoffs)" -gt 2000 ]; } && [ "$(stress_stat st iterations)" -gt 400 ] && break
 	sleep 0.1
 done
 ktap_print_msg "stress: $(tr '\n' ' ' <"$RSLAB_TEST_DBG/stress/st")remote_frees=$(stat_of st remote_frees)"
-check "stress made progress with handoffs" test "$(stress_stat st handoffs)" -gt 2000
+if [ $MULTI_CPU = 1 ]; then
+	check "stress made progress with handoffs" test "$(stress_stat st handoffs)" -gt 2000
+else
+	ktap_test_skip "stress handoffs: one CPU online"
+fi
 check "rslab counts the run's allocations" test "$(stat_of st allocs)" -gt 0
 check_err "destroy of a cache another module owns is EPERM" "Operation not permitted" ctl destroy st
 check "the cache stays listed after the refused destroy" bash -c "grep -q '^st ' $RSLAB_DBG/slabinfo && test -r $RSLAB_DBG/caches/st/stats"
@@ -109,7 +118,11 @@ check "stress goes on after the refused destroy" wait_until 60 stress_running st
 check "flush while stress runs" ctl flush st
 check "shrink while stress runs" ctl shrink st
 check "no object corrupted under stress" test "$(stress_stat st pattern_errors)" = 0
-check "cross-node frees happened" test "$(stat_of st remote_frees)" -gt 0
+if [ $MULTI_NODE = 1 ]; then
+	check "cross-node frees happened" test "$(stat_of st remote_frees)" -gt 0
+else
+	ktap_test_skip "cross-node frees: one node with CPUs"
+fi
 check "stress stop frees every object and destroys the cache" tctl stress stop st
 check "the cache, caches/st and stress/st are gone" gone st
 check_err "stress stop of a stopped run is ENOENT" "No such file or directory" tctl stress stop st
