@@ -9,9 +9,10 @@
 //! the holder of the proof of that ([`OfflineCpu`]). An interrupt that finds the lock taken (it
 //! interrupted the holder) leaves the arrays alone and works on the node lists.
 //!
-//! Words used here: objects go from the node lists into an array by a *refill*; back from an array to the node lists by a *flush* (its oldest batch when it is
-//! full, all of it in `flush_all` and when its CPU died); the reaper's visit (*reap*) flushes what
-//! sat unused since its last visit.
+//! Words used here: objects go from the node lists into an array by a *refill*; back from an
+//! array to the node lists by a *flush* (its oldest batch when it is full, all of it in
+//! `flush_all` and when its CPU died); the reaper's visit (*reap*) flushes what sat unused since
+//! its last visit.
 
 use crate::{
     cache::Cache,
