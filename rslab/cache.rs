@@ -445,11 +445,34 @@ impl Cache {
         unsafe { pages::slab_private(base) as *mut SlabHeader }
     }
 
+    /// The node of the slab `obj` lives in, whose lists the slab is on. In-slab, the header at
+    /// the slab's start says; off-slab, the node field of the slab's first `struct page` does
+    /// (`page_to_nid()`): one load after `virt_to_page()` instead of two (the page's `private`,
+    /// then the header), on the path of every free. They agree: [`pages::alloc_slab`] takes a
+    /// slab from the node asked for or fails, and `grow` puts it on that node's lists.
+    ///
+    /// # Safety
+    ///
+    /// `obj` must be an allocated object of this cache.
+    #[inline(always)]
+    pub(crate) unsafe fn slab_node_of(&self, obj: *mut u8) -> u32 {
+        if self.layout.off_slab {
+            let base = (obj as usize) & !(self.layout.slab_bytes() - 1);
+            // SAFETY: `obj` is an object of this cache (contract), so `base` is a live slab of
+            // ours, from `alloc_slab`.
+            unsafe { pages::slab_nid(base) }
+        } else {
+            // SAFETY: `obj` is an object of this cache (contract), so its slab's header is live.
+            unsafe { (*slab_of(obj, &self.layout)).node }
+        }
+    }
+
     /// The node of the slab of `obj`, an object of this cache.
     #[cfg_attr(not(CONFIG_KUNIT = "y"), allow(dead_code))]
     pub(crate) fn node_of(&self, obj: NonNull<u8>) -> u32 {
-        // SAFETY: `obj` is an object of this cache, so its header is live.
-        unsafe { (*self.header_of(obj.as_ptr())).node }
+        // SAFETY: `obj` is an object of this cache (every caller's contract, as for
+        // `header_of`).
+        unsafe { self.slab_node_of(obj.as_ptr()) }
     }
 
     /// Keeps the reaper away from this cache until [`Self::unblock_reap`]. The caller holds

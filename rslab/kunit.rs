@@ -18,6 +18,7 @@ mod tests {
             CpuOp,
             Flusher, //
         },
+        layout::OFF_SLAB_MIN,
         registry,
         sys::cpu_work::{
             CpuWork,
@@ -128,6 +129,33 @@ mod tests {
                 .err(),
             Some(EINVAL)
         );
+        Ok(())
+    }
+
+    #[test]
+    fn the_free_path_finds_the_node_of_its_slab_header_in_and_off_slab() -> Result {
+        // The free path reads an off-slab slab's node from its page's flags, not its header:
+        // both must name the node the object was placed on, for every node with memory.
+        let meta = meta()?;
+        let mut kinds = [false; 2];
+        for size in [64, OFF_SLAB_MIN, 1024] {
+            let c = Cache::new(&meta, name("slab_node")?, size, 8, false, None)?;
+            kinds[usize::from(c.layout.off_slab)] = true;
+            for nid in 0..topology::nr_node_ids() {
+                if !topology::node_has_normal_memory(nid) {
+                    continue;
+                }
+                let p = c.alloc_node(Some(nid), Gfp::KERNEL)?;
+                // SAFETY: `p` is an allocated object of `c`, so its slab and header are live.
+                let (by_header, by_free_path) =
+                    unsafe { ((*c.header_of(p.as_ptr())).node, c.slab_node_of(p.as_ptr())) };
+                assert_eq!(by_header, nid);
+                assert_eq!(by_free_path, nid);
+                // SAFETY: from `c`, freed once.
+                unsafe { c.free(p) };
+            }
+        }
+        assert_eq!(kinds, [true, true]);
         Ok(())
     }
 

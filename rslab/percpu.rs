@@ -191,9 +191,8 @@ impl Cache {
     /// longer used by the caller.
     #[inline(always)]
     pub(crate) unsafe fn free_one(&self, slot: &CpuSlot, cc: &mut CpuArrays, obj: *mut u8) {
-        let slab = self.header_of(obj);
-        // SAFETY: `obj` is an object of this cache (contract), so its slab header is live.
-        let onode = unsafe { (*slab).node };
+        // SAFETY: `obj` is an allocated object of this cache (contract).
+        let onode = unsafe { self.slab_node_of(obj) };
         if onode != slot.node() {
             bump(&slot.slow.remote_frees);
             if let Err(obj) = cc.remote.push(obj) {

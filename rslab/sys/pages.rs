@@ -87,6 +87,27 @@ mod arch {
         (vmemmap + pfn * core::mem::size_of::<bindings::page>()) as *mut bindings::page
     }
 
+    /// `page_to_nid()`: the node field of the page's flags, `NODES_WIDTH` bits right below the
+    /// section field at the top of the word (`NODES_PGSHIFT` in `include/linux/mmzone.h`).
+    /// A configuration that keeps the node out of the flags (`NODES_WIDTH == 0`,
+    /// `NODE_NOT_IN_PAGE_FLAGS`) asks the kernel's helper.
+    ///
+    /// # Safety
+    ///
+    /// `page` must be the `struct page` of a page the caller owns.
+    #[inline(always)]
+    pub(super) unsafe fn page_nid(page: *mut bindings::page) -> u32 {
+        const SHIFT: u32 = usize::BITS - bindings::SECTIONS_WIDTH - bindings::NODES_WIDTH;
+        if bindings::NODES_WIDTH == 0 {
+            // SAFETY: `page` is a valid `struct page` (contract); the helper reads its node.
+            return unsafe { bindings::page_to_nid(page) } as u32;
+        }
+        // SAFETY: `page` is a valid `struct page` (contract). The node bits of its flags are set
+        // when the page is initialised and never change while it is allocated (it is ours).
+        let flags: usize = unsafe { (&raw const (*page).flags.f).read() };
+        (flags.wrapping_shr(SHIFT) & bindings::NODES_MASK as usize) as u32
+    }
+
     /// Whether `addr` lies in the direct map of RAM: between its base and `high_memory`.
     pub(super) fn in_direct_map(addr: usize) -> bool {
         // SAFETY: `page_offset_base` is set at boot; `high_memory` (end of the direct map) only
@@ -119,6 +140,16 @@ mod arch {
     pub(super) fn virt_to_page(addr: usize) -> *mut bindings::page {
         // SAFETY: the macro only computes the address of the `struct page` from `addr`.
         unsafe { rslab_helper_virt_to_page(addr as *const u8).cast() }
+    }
+
+    /// `page_to_nid()`.
+    ///
+    /// # Safety
+    ///
+    /// `page` must be the `struct page` of a page the caller owns.
+    pub(super) unsafe fn page_nid(page: *mut bindings::page) -> u32 {
+        // SAFETY: `page` is a valid `struct page` (contract); the helper reads its node.
+        unsafe { bindings::page_to_nid(page) as u32 }
     }
 
     /// `virt_addr_valid()`: whether `addr` is a direct-map address of RAM.
@@ -172,6 +203,19 @@ pub(crate) unsafe fn slab_private(base: usize) -> usize {
     let page = virt_to_page(base);
     // SAFETY: `page` is the `struct page` of a page we own (contract).
     unsafe { (&raw const (*page).__bindgen_anon_1.__bindgen_anon_1.private).read() }
+}
+
+/// The NUMA node of the slab at `base` (`page_to_nid()` of its first page): the node
+/// [`alloc_slab`] was asked for, since it never falls back to another (`__GFP_THISNODE`).
+///
+/// # Safety
+///
+/// `base` must be a live block from [`alloc_slab`].
+#[inline(always)]
+pub(crate) unsafe fn slab_nid(base: usize) -> u32 {
+    // SAFETY: `base` is a live block of ours (contract), so this is the `struct page` of a page
+    // we own.
+    unsafe { arch::page_nid(virt_to_page(base)) }
 }
 
 /// Whether `addr` lies in the kernel's direct map of RAM, where slabs live. Debug checks use
