@@ -48,10 +48,11 @@ use_kernel() {
 # ksft_install <kernel source> <dir>: install selftests/ into <dir> with the kernel's own
 # kselftest install, `make -C tools/testing/selftests TARGETS=rslab install`: <dir> gets
 # run_kselftest.sh, kselftest/ (runner.sh, ktap_helpers.sh, ...), rslab/ (the tests, settings,
-# config), cpu-hotplug/cpu-on-off-test.sh (rslab's TEST_INCLUDES) and kselftest-list.txt (the
-# tests in TEST_PROGS order). selftests/Makefile includes ../lib.mk, so it has to sit in a
-# selftests tree; the cached kernel source is shared by every run and stays read-only, so the
-# tree is a scratch one with copies, not symlinks: make -C follows a symlinked directory to where
+# config), cpu-hotplug/cpu-on-off-test.sh and memory-hotplug/mem-on-off-test.sh (rslab's
+# TEST_INCLUDES) and kselftest-list.txt (the tests in TEST_PROGS order). selftests/Makefile
+# includes ../lib.mk, so it has to sit in a selftests tree; the cached kernel source is shared
+# by every run and stays read-only, so the tree is a scratch one with copies, not symlinks:
+# make -C follows a symlinked directory to where
 # ../lib.mk is missing, and lib.mk refuses TEST_INCLUDES that resolve outside the tree. The
 # Makefile's top_srcdir (../../..) only has to provide scripts/subarch.include.
 ksft_install() {
@@ -62,7 +63,7 @@ ksft_install() {
 	(
 		cd "$ksrc/tools/testing/selftests"
 		cp Makefile lib.mk run_kselftest.sh "$tree/tools/testing/selftests/"
-		cp -r kselftest cpu-hotplug "$tree/tools/testing/selftests/"
+		cp -r kselftest cpu-hotplug memory-hotplug "$tree/tools/testing/selftests/"
 	)
 	cp -r "$RSLAB_TOP/selftests" "$tree/tools/testing/selftests/rslab"
 	mkdir -p "$dest"

@@ -10,7 +10,8 @@
 #             CPU), then the reaper and CPU-hotplug (flush) selftests, RSLAB_SOAK=1
 #   faults    4 vCPUs: the fault-injection selftest, long (RSLAB_SOAK=1: every injection point of
 #             a create, a random phase until 1,000 failures were injected, kmemleak after every
-#             phase), and the kernel's own cpu-on-off-test.sh under rslab's stress
+#             phase), and the kernel's own cpu-on-off-test.sh and mem-on-off-test.sh under
+#             rslab's stress
 #   topologies, one short run each of the selftests a topology changes (not rslab_module.sh,
 #             which make check runs): 1 node with 1 CPU; 4 nodes with 8 vCPUs; 4 vCPUs on 2
 #             nodes, a DIMM node with a CPU (no normal memory until its DIMM is onlined as kernel
@@ -79,7 +80,7 @@ boot hotplug6 RSLAB_CPUS=6 RSLAB_NODES=3 RSLAB_SOAK=1 RSLAB_SOAK_FACTOR=2 RSLAB_
 	RSLAB_CMDLINE="${RSLAB_CMDLINE:-} workqueue.debug_force_rr_cpu=1" \
 	RSLAB_SOAK_CPU="$cpu6" RSLAB_SOAK_MEM=8 RSLAB_SOAK_CREATE="$create6" \
 	RSLAB_TEST_FILTER='reaper|hotplug_cpu'
-boot faults RSLAB_SOAK=1 RSLAB_EXTRA_TESTS= RSLAB_TEST_FILTER='faults|cpu_on_off'
+boot faults RSLAB_SOAK=1 RSLAB_EXTRA_TESTS= RSLAB_TEST_FILTER='faults|cpu_on_off|mem_on_off'
 boot one-cpu RSLAB_CPUS=1 RSLAB_NODES=1 RSLAB_EXTRA_TESTS= RSLAB_TEST_FILTER='api|control|hotplug_mem'
 boot four-nodes RSLAB_CPUS=8 RSLAB_NODES=4 RSLAB_EXTRA_TESTS= RSLAB_TEST_FILTER='api|hotplug_cpu|client'
 NO_SKIP=1 boot memoryless RSLAB_CPUS=2 RSLAB_NODES=2 RSLAB_DIMM_NODE_CPUS=1 RSLAB_MEMLESS_NODE=1 \

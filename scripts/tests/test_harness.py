@@ -74,6 +74,7 @@ class HarnessTest(unittest.TestCase):
                 listed = f.read().split()
             # What the tests and the runner use beside them, where the kernel's install puts it.
             for path in ("kselftest/runner.sh", "kselftest/ktap_helpers.sh", "cpu-hotplug/cpu-on-off-test.sh",
+                         "memory-hotplug/mem-on-off-test.sh",
                          "rslab/rslab_lib.sh", "rslab/settings", "rslab/config"):
                 self.assertTrue(os.path.isfile(os.path.join(d, "k", path)), path)
             for name in listed:
