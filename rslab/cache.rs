@@ -298,7 +298,7 @@ impl Cache {
         let (slot, cc) = cpu.parts();
         // SAFETY: `obj` is an allocated object of this cache, not freed since (this function's
         // contract), and the cache is not a debug cache (checked above): what `free_one` needs.
-        unsafe { self.free_one(slot, cc, obj.as_ptr()) };
+        unsafe { self.free_one::<true>(slot, cc, obj.as_ptr()) };
         bump(&slot.stats.frees);
     }
 
@@ -391,10 +391,11 @@ impl Cache {
             // SAFETY: every non-null entry is an allocated object of this cache, not freed
             // since and not listed twice (this function's contract); not a debug cache
             // (checked above): what `free_one` needs.
-            unsafe { self.free_one(slot, cc, p) };
+            unsafe { self.free_one::<false>(slot, cc, p) };
             n += 1;
         }
-        // `free_one` kept the hint exact, object by object.
+        // Once for the whole call (`free_one::<false>` left it to us).
+        slot.sync_held(cc);
         bump_by(&slot.stats.frees, n);
     }
 

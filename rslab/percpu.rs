@@ -182,15 +182,23 @@ impl Cache {
     }
 
     /// Puts `obj` into this CPU's arrays (the remote buffer if its slab is on another node),
-    /// giving a batch back first if the array is full, and updates the `held` hint. Does not
-    /// count the free.
+    /// giving a batch back first if the array is full. Does not count the free. With `STEP`,
+    /// the `held` hint follows the push; without it, the caller syncs the hint when it is done
+    /// (a bulk free: once per call, not three instructions per object), and until then the hint
+    /// lags by the objects this call pushed. A reader on another CPU (`flush_all`) sees the
+    /// count before the call, as it would had it read just before the call began.
     ///
     /// # Safety
     ///
     /// `obj` must be an allocated object of this non-debug cache, not freed since, and no
     /// longer used by the caller.
     #[inline(always)]
-    pub(crate) unsafe fn free_one(&self, slot: &CpuSlot, cc: &mut CpuArrays, obj: *mut u8) {
+    pub(crate) unsafe fn free_one<const STEP: bool>(
+        &self,
+        slot: &CpuSlot,
+        cc: &mut CpuArrays,
+        obj: *mut u8,
+    ) {
         // SAFETY: `obj` is an allocated object of this cache (contract).
         let onode = unsafe { self.slab_node_of(obj) };
         if onode != slot.node() {
@@ -201,7 +209,9 @@ impl Cache {
         } else if cc.objs.len() < self.limit {
             // Room (`limit <= ARRAY_CAP`): the push cannot fail.
             let _ = cc.objs.push(obj);
-            slot.step_held(1);
+            if STEP {
+                slot.step_held(1);
+            }
             return;
         } else {
             // Full: the oldest batch goes back to the node lists; then there is room
