@@ -1,21 +1,26 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# make soak, its hotplug test: two phases, one after the other, each under stress the whole time.
+# make soak, its hotplug test: three phases, one after the other, each under stress the whole
+# time.
 #  - stress: rslab_test's workers on every online CPU, on two caches (64 and 1024 bytes: in-slab
 #    and off-slab headers), a quarter of their objects freed by a thread on another CPU (another
 #    node where there is one); the sample client's workers too when it is built;
 #  - phase "mem": every movable block of the DIMM node offline (the node emptied), then online
 #    again (refilled), round after round;
-#  - phase "cpu": the hot-pluggable CPUs offline and online, round after round, each round one
-#    of three patterns: one CPU at a time in order, all at once, or a random CPU toggled at
-#    random; racing them, caches created and destroyed through the API (rslab_test's `churn`,
-#    200 at a time) and through rslab's debugfs control.
-# The phases run in turn, not at once: CPU hotplug, memory offline and cache creation all take
-# cpu_hotplug_lock: with all of them at once a CPU transition took 1.5 s; beside API creates
-# 1.6 s; beside the stress alone 0.35 s (2 vCPUs, the debug kernel; 0.18 s with nothing running).
-# The creates race CPU hotplug until they reach their target, the CPU loop goes on alone after.
-# Memory goes first, with a quarter of the time budget at most, so the CPU phase gets every
-# second the memory phase leaves.
+#  - phase "create": caches created and destroyed through the API (rslab_test's `churn`, 50 at a
+#    time) and through rslab's debugfs control, racing the CPU loop, paced: a pause of
+#    $CPU_PAUSE s after each transition;
+#  - phase "cpu": the CPU loop alone, not paced.
+# The CPU loop takes the hot-pluggable CPUs offline and online, round after round, each round
+# one of three patterns: one CPU at a time in order, all at once, or a random CPU toggled at
+# random.
+# Why phases, and why a paced CPU loop while caches are created: CPU hotplug, memory offline and
+# cache creation all take cpu_hotplug_lock. All at once, a CPU transition took 1.5 s. Back-to-back
+# transitions starve the creates (each create and destroy is a reader that waits for the writer
+# queued before it): a run with the CPU loop unpaced beside them made ~1 create/destroy cycle a
+# second. Alone, beside the stress (2 vCPUs, the debug kernel), a transition takes 0.27 s.
+# Each phase has a share of the time budget: memory up to a quarter, creates up to half of what
+# is left, the CPU loop the rest.
 # Targets (transitions, block cycles, create/destroy cycles) and the time budget come from make
 # soak (RSLAB_SOAK_CPU, RSLAB_SOAK_MEM, RSLAB_SOAK_CREATE, RSLAB_SOAK_SECONDS); a loop stops at
 # its target, a phase when its loops stopped or its time is spent. A progress line every 30 s.
@@ -34,7 +39,9 @@ MEM_TARGET=${RSLAB_SOAK_MEM:-40}
 CREATE_TARGET=${RSLAB_SOAK_CREATE:-400}
 BUDGET=${RSLAB_SOAK_SECONDS:-600}
 RUNS="s64 s1024"
-CHURN=200
+CHURN=50
+# The CPU loop's pause after each transition while caches are created (seconds).
+CPU_PAUSE=0.5
 S=/tmp/soak
 STOP=$S/stop
 
@@ -48,12 +55,18 @@ done_or_stopped() { [ -e "$STOP" ] || [ "$(count "$1")" -ge "$2" ]; }
 # took 350 ms instead of 270 (2 vCPUs). The stress still runs on every CPU all the time.
 urgent() { renice -n -20 -p "$BASHPID" >/dev/null || ktap_print_msg "renice failed: loops at nice 0"; }
 
-# Each loop writes "<done>" to $S/<loop> after every step and "<failures>" to $S/<loop>.fail.
+# Each loop writes "<done>" to $S/<loop> after every step and "<failures>" to $S/<loop>.fail,
+# going on from what an earlier phase's loop of the same kind left there.
+# cpu_loop [pause]: with a pause (seconds), it sleeps that long after each transition.
 cpu_loop() {
-	local n=0 f=0 round=0 cpu i
+	local n f round=0 cpu i pause=${1:-}
+	n=$(count $S/cpu) f=$(count $S/cpu.fail)
 	urgent
 	# step <cpu> <0|1>: one transition, counted.
-	step() { if cpu_set "$1" "$2"; then n=$((n + 1)); else f=$((f + 1)); fi; }
+	step() {
+		if cpu_set "$1" "$2"; then n=$((n + 1)); else f=$((f + 1)); fi
+		[ -z "$pause" ] || sleep "$pause"
+	}
 	until done_or_stopped $S/cpu "$CPU_TARGET"; do
 		case $((round % 3)) in
 		0) for cpu in "${CPUS[@]}"; do step "$cpu" 0; step "$cpu" 1; done ;;
@@ -75,7 +88,8 @@ cpu_loop() {
 }
 
 mem_loop() {
-	local n=0 f=0 emptied=0 b
+	local n f emptied b
+	n=$(count $S/mem) f=$(count $S/mem.fail) emptied=$(count $S/emptied)
 	urgent
 	until done_or_stopped $S/mem "$MEM_TARGET"; do
 		for b in "${BLOCKS[@]}"; do echo offline >"$b/state" || f=$((f + 1)); done
@@ -94,7 +108,8 @@ mem_loop() {
 # <per step> caches, again and again until <target> cycles. The API's come in batches of $CHURN
 # (one write each, rslab_test's churn), debugfs's one at a time.
 create_loop() {
-	local n=0 f=0
+	local n f
+	n=$(count "$S/$1") f=$(count "$S/$1.fail")
 	until done_or_stopped "$S/$1" "$2"; do
 		if "$4" "$n"; then n=$((n + $3)); else f=$((f + 1)); fi
 		echo $n >"$S/$1"
@@ -123,27 +138,34 @@ stress_begin() {
 	[ $ok = 1 ]
 }
 
-# phase <name> <until> <loop...>: the phase's stress, its loops ("cpu", "mem", "api", "ctl") in
-# the background until each reached its target or the clock reads <until> (seconds since the
-# epoch), then its checks with the stress stopped and the client paused.
+# running <pid...>: one of them still runs.
+running() { local p; for p; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+
+# phase <name> <seconds> <loop...>: the phase's stress, its loops ("cpu", "mem", "api", "ctl") in
+# the background until each reached its target or <seconds> passed, then its checks with the
+# stress stopped and the client paused. "paced-cpu" is the CPU
+# loop with a pause after each transition, which does not hold the phase open: it races the
+# other loops and stops with them.
 phase() {
-	local name=$1 until=$2 loop i fails leaks
+	local name=$1 until=$(($(date +%s) + $2)) loop i fails leaks
+	local -a lead=()
 	shift 2
 	PHASE=$name
 	check "$name: stress on every CPU: two rslab_test runs with remote frees$([ $HAVE_CLIENT = 1 ] && echo ", the sample client")" stress_begin
 	rm -f "$STOP"
 	for loop in "$@"; do
 		case $loop in
-		cpu) cpu_loop & ;;
-		mem) mem_loop & ;;
-		api) create_loop api $API_TARGET "$CHURN" api_churn & ;;
-		ctl) create_loop ctl $CTL_TARGET 1 ctl_cycle & ;;
+		cpu) cpu_loop & lead+=($!) ;;
+		paced-cpu) cpu_loop "$CPU_PAUSE" & ;;
+		mem) mem_loop & lead+=($!) ;;
+		api) create_loop api $API_TARGET "$CHURN" api_churn & lead+=($!) ;;
+		ctl) create_loop ctl $CTL_TARGET 1 ctl_cycle & lead+=($!) ;;
 		esac
 	done
-	while [ "$(jobs -r | wc -l)" -gt 0 ]; do
+	while running "${lead[@]}"; do
 		[ "$(date +%s)" -lt "$until" ] || { ktap_print_msg "$name: its time is spent"; break; }
 		for ((i = 0; i < 30; i++)); do
-			[ "$(jobs -r | wc -l)" -gt 0 ] || break
+			running "${lead[@]}" || break
 			sleep 1
 		done
 		progress
@@ -152,7 +174,7 @@ phase() {
 	wait
 	progress
 	fails=
-	for loop in "$@"; do fails+=" $loop=$(count "$S/$loop.fail")"; done
+	for loop in "$@"; do fails+=" ${loop#paced-}=$(count "$S/${loop#paced-}.fail")"; done
 	for r in $RUNS; do ktap_print_msg "$r: $(tr '\n' ' ' <"$RSLAB_TEST_DBG/stress/$r")"; done
 	check "$name: no transition, create or destroy failed ($fails )" none_failed "$fails"
 	check "$name: a thread of every run on every online CPU" wait_until 30 threads_everywhere $RUNS
@@ -187,7 +209,7 @@ mapfile -t CPUS < <(hotplug_cpus)
 NODE=$(dimm_node)
 mapfile -t BLOCKS < <(movable_blocks "$NODE")
 [ ${#BLOCKS[@]} -gt 0 ] || { ktap_skip_all "no movable memory block on node $NODE"; exit "$KSFT_SKIP"; }
-ktap_set_plan 21
+ktap_set_plan 29
 rm -rf $S && mkdir -p $S
 trap cleanup EXIT
 LEAKS0=$(kmemleak_rslab 0) || LEAKS0=
@@ -199,8 +221,11 @@ check "rslab loaded$([ $HAVE_CLIENT = 1 ] && echo ", the sample client too")" te
 ktap_print_msg "CPUs ${CPUS[*]} hot-pluggable; node $NODE: blocks ${BLOCKS[*]##*/}; targets: cpu_transitions=$CPU_TARGET mem_block_cycles=$MEM_TARGET create_destroy=$CREATE_TARGET in ${BUDGET}s"
 
 START=$(date +%s)
-phase mem $((START + BUDGET / 4)) mem
-phase cpu $((START + BUDGET)) cpu api ctl
+# left: the seconds of the budget not spent yet.
+left() { echo $((START + BUDGET - $(date +%s))); }
+phase mem $((BUDGET / 4)) mem
+phase create $(($(left) / 2)) api ctl paced-cpu
+phase cpu "$(left)" cpu
 SECONDS_TAKEN=$(($(date +%s) - START))
 CPU_N=$(count $S/cpu) MEM_N=$(count $S/mem) EMPTIED=$(count $S/emptied)
 CREATE_N=$(($(count $S/api) + $(count $S/ctl)))
