@@ -35,7 +35,7 @@ for v in CPU_TARGET MEM_TARGET CREATE_TARGET FAULT_TARGET SHARE6; do
 	case "${!v}" in ''|*[!0-9]*) die "$v must be a number, not '${!v}'" ;; esac
 done
 # Each boot's time budget for soak_hotplug.sh, and the guests' timeout.
-BUDGET=${RSLAB_SOAK_SECONDS:-4200}
+BUDGET=${RSLAB_SOAK_SECONDS:-4800}
 
 P=0 F=0 S=0
 T0=$(date +%s)

@@ -41,7 +41,7 @@ BUDGET=${RSLAB_SOAK_SECONDS:-600}
 RUNS="s64 s1024"
 CHURN=50
 # The CPU loop's pause after each transition while caches are created (seconds).
-CPU_PAUSE=0.5
+CPU_PAUSE=1
 S=/tmp/soak
 STOP=$S/stop
 
