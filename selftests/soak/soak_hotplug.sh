@@ -8,8 +8,8 @@
 #  - phase "mem": every movable block of the DIMM node offline (the node emptied), then online
 #    again (refilled), round after round;
 #  - phase "create": caches created and destroyed through the API (rslab_test's `churn`, 50 at a
-#    time) and through rslab's debugfs control, racing the CPU loop, paced: a pause of
-#    $CPU_PAUSE s after each transition;
+#    time) and through rslab's debugfs control, racing the CPU loop, paced (CPU_PAUSE below: a
+#    pause after each transition);
 #  - phase "cpu": the CPU loop alone, not paced.
 # The CPU loop takes the hot-pluggable CPUs offline and online, round after round, each round
 # one of three patterns: one CPU at a time in order, all at once, or a random CPU toggled at
