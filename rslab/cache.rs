@@ -440,7 +440,7 @@ impl Cache {
         if !self.layout.off_slab {
             return slab_of(obj, &self.layout);
         }
-        let base = (obj as usize) & !(self.layout.slab_bytes() - 1);
+        let base = slab_of(obj, &self.layout) as usize;
         // SAFETY: `obj` is an object of this cache (every caller's contract), so `base` is a
         // live slab of ours, whose first page's `private` holds its header.
         unsafe { pages::slab_private(base) as *mut SlabHeader }
@@ -458,10 +458,9 @@ impl Cache {
     #[inline(always)]
     pub(crate) unsafe fn slab_node_of(&self, obj: *mut u8) -> u32 {
         if self.layout.off_slab {
-            let base = (obj as usize) & !(self.layout.slab_bytes() - 1);
-            // SAFETY: `obj` is an object of this cache (contract), so `base` is a live slab of
-            // ours, from `alloc_slab`.
-            unsafe { pages::slab_nid(base) }
+            // SAFETY: `obj` is an object of this cache (contract), so its slab is a live block
+            // of ours, from `alloc_slab`.
+            unsafe { pages::slab_nid(slab_of(obj, &self.layout) as usize) }
         } else {
             // SAFETY: `obj` is an object of this cache (contract), so its slab's header is live.
             unsafe { (*slab_of(obj, &self.layout)).node }

@@ -94,7 +94,8 @@ mod arch {
     ///
     /// # Safety
     ///
-    /// `page` must be the `struct page` of a page the caller owns.
+    /// `page` must be the valid `struct page` of online memory (a page the caller owns, or one
+    /// `virt_addr_valid()` vouches for).
     #[inline(always)]
     pub(super) unsafe fn page_nid(page: *mut bindings::page) -> u32 {
         const SHIFT: u32 = usize::BITS - bindings::SECTIONS_WIDTH - bindings::NODES_WIDTH;
@@ -103,7 +104,7 @@ mod arch {
             return unsafe { bindings::page_to_nid(page) } as u32;
         }
         // SAFETY: `page` is a valid `struct page` (contract). The node bits of its flags are set
-        // when the page is initialised and never change while it is allocated (it is ours).
+        // when the page is initialised and stay while the memory is online.
         let flags: usize = unsafe { (&raw const (*page).flags.f).read() };
         (flags.wrapping_shr(SHIFT) & bindings::NODES_MASK as usize) as u32
     }
@@ -146,7 +147,8 @@ mod arch {
     ///
     /// # Safety
     ///
-    /// `page` must be the `struct page` of a page the caller owns.
+    /// `page` must be the valid `struct page` of online memory (a page the caller owns, or one
+    /// `virt_addr_valid()` vouches for).
     pub(super) unsafe fn page_nid(page: *mut bindings::page) -> u32 {
         // SAFETY: `page` is a valid `struct page` (contract); the helper reads its node.
         unsafe { bindings::page_to_nid(page) as u32 }
@@ -235,9 +237,7 @@ pub(crate) fn node_of_address(p: NonNull<u8>) -> Option<u32> {
     if !in_direct_map(addr) {
         return None;
     }
-    let page = virt_to_page(addr);
-    // SAFETY: `addr` is a direct-map address of RAM (checked above), so `page` is its valid
-    // `struct page`; `page_to_nid()` reads the node from its flags.
-    let nid = unsafe { bindings::page_to_nid(page) };
-    u32::try_from(nid).ok()
+    // SAFETY: `addr` is a direct-map address of RAM (checked above), so this is its valid
+    // `struct page`, whose node field is set for as long as the memory is online.
+    Some(unsafe { arch::page_nid(virt_to_page(addr)) })
 }
