@@ -124,7 +124,7 @@ CTL_TARGET=$((CREATE_TARGET - API_TARGET))
 progress() {
 	ktap_print_msg "soak $(($(date +%s) - START))s, phase $PHASE: cpu_transitions=$(count $S/cpu)/$CPU_TARGET" \
 		"mem_block_cycles=$(count $S/mem)/$MEM_TARGET node_emptied=$(count $S/emptied)" \
-		"create_destroy=$(($(count $S/api) + $(count $S/ctl)))/$CREATE_TARGET" \
+		"create_destroy=$(($(count $S/api) + $(count $S/ctl)))/$CREATE_TARGET (api $(count $S/api), ctl $(count $S/ctl))" \
 		"failures=$(($(count $S/cpu.fail) + $(count $S/mem.fail) + $(count $S/api.fail) + $(count $S/ctl.fail)))" \
 		"stress_iterations=$(for r in $RUNS; do stress_stat "$r" iterations; done | tr '\n' ' ')"
 }
