@@ -287,12 +287,17 @@ pub(crate) fn run(wq: &Wq, spec: Spec, res: &mut Results) -> Result {
             }
         }
         Workload::FlushLatency => {
-            // Every CPU caches objects, then one shrink (rslab's `flush_all` of every CPU's
-            // arrays, then empty slabs back) is timed. rslab only.
+            // Every CPU caches objects of both allocators, then one shrink of each is timed:
+            // rslab's (`flush_all`: a work item on every CPU drains its arrays, then the empty
+            // slabs go back) and SLUB's `kmem_cache_shrink()` (its `flush_all()`: a work item on
+            // every CPU with a CPU slab or sheaves, then its empty slabs). SLUB is the control:
+            // what a flush of every CPU costs in this guest, whatever the allocator. The two go
+            // in turn, first one then the other, so that neither always runs on the caches the
+            // other has just warmed.
             let cache = RawCache::new(BENCH_CACHE, size, args)?;
-            let mut per = KVec::<Cost>::new();
+            let slub = slub(size)?;
+            let mut per = [KVec::<Cost>::new(), KVec::<Cost>::new()];
             for round in 0..warmup + rounds {
-                let slub = slub(size)?;
                 {
                     let _cpus = CpusReadGuard::lock();
                     let cpus = online_cpus()?;
@@ -303,14 +308,24 @@ pub(crate) fn run(wq: &Wq, spec: Spec, res: &mut Results) -> Result {
                     }
                     run_jobs(&works, wq)?;
                 }
-                // Without the CPU hotplug lock: shrinking takes it itself.
-                let t0 = now();
-                cache.shrink()?;
-                if round >= warmup {
-                    per.push(cost(t0, now(), 1), GFP_KERNEL)?;
+                // Without the CPU hotplug lock: each shrink takes it itself.
+                let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+                for which in order {
+                    let t0 = now();
+                    if which == 0 {
+                        cache.shrink()?;
+                    } else {
+                        slub.shrink();
+                    }
+                    let c = cost(t0, now(), 1);
+                    if round >= warmup {
+                        per[which].push(c, GFP_KERNEL)?;
+                    }
                 }
             }
-            push(out, "rslab", summarize(&mut per))?;
+            let [r, s] = &mut per;
+            push(out, "rslab", summarize(r))?;
+            push(out, "slub", summarize(s))?;
         }
         Workload::Footprint => {
             if res.footprint.is_some() {

@@ -3,9 +3,9 @@
 """Turn make bench's guest logs into tables (stdout and table.txt), bench.csv and bench.png.
 
 Reads <dir>/guest-<mode>/ktap.log ("# BENCHCSV workload,size,n,alloc,median_ns,min_ns,max_ns,
-median_cycles,rounds") for every timing mode, and <dir>/guest-flush-<cpus>/ktap.log for the
-flush_all latency. The rows come from rslab_test.ko's bench file (scripts/guest/bench.sh), but
-for footprint and dimm_offline, which the guest program measures itself: a footprint row
+median_cycles,rounds") for every timing mode, and <dir>/guest-flush-<mode>-<cpus>/ktap.log for the
+flush_all latency (rslab's and SLUB's, per timing mode and vCPU count). The rows come from
+rslab_test.ko's bench file (scripts/guest/bench.sh), but for footprint and dimm_offline, which the guest program measures itself: a footprint row
 carries pages in median_ns and live bytes in min_ns, rslab's pages from rslab's slabinfo
 (slabs * pagesperslab of cache rslab_test_fp), SLUB's from /proc/slabinfo (rslab_bench_slub). Exit status 1 if a figure is below the physical floor (an alloc+free pair
 under 5 ns, or 5 instructions in icount mode; an estimate under 5 cycles per object): a benchmark that measured nothing.
@@ -119,6 +119,59 @@ def cycles_table(out, say, chart, bad):
         wr.writerows(rows)
     return rows
 
+def flush_dirs(out):
+    """(mode, vCPUs, ktap.log) of every flush_all latency guest: guest-flush-<mode>-<cpus>, or
+    guest-flush-<cpus> (wall-clock TCG) as make bench wrote them before it had two modes."""
+    found = []
+    for path in sorted(glob.glob(os.path.join(out, "guest-flush-*", "ktap.log"))):
+        name = os.path.basename(os.path.dirname(path))[len("guest-flush-"):]
+        mode, _, cpus = name.rpartition("-")
+        if cpus.isdigit():
+            found.append((mode or "tcg", int(cpus), path))
+    return found
+
+
+def span(row):
+    """A row's "(min..max)" in thousands (us, or k instructions), or "-" without the row."""
+    return f"({float(row[5]) / 1000:.1f}..{float(row[6]) / 1000:.1f})" if row else "-"
+
+
+def flush_table(out, say, csv_rows):
+    """flush_all latency per timing mode and vCPU count, rslab's beside SLUB's, and how much each
+    CPU added: linear in CPUs means the same cost for every CPU added."""
+    by = {}
+    for mode, cpus, path in flush_dirs(out):
+        for r in read_rows(path):
+            if r[0] == "flushlat":
+                by.setdefault(mode, {}).setdefault(cpus, {})[r[3]] = r
+    for mode, rows in by.items():
+        unit = "instructions (k)" if mode == "tcg-icount" else "us"
+        say(f"== flush_all latency, every CPU caching objects of both allocators: shrink of rslab (its flush_all) "
+            f"against SLUB's kmem_cache_shrink (its flush_all); timing mode {mode}: {MODES.get(mode, mode)}")
+        say(f"{'vCPUs':>6} {'rslab ' + unit:>22} {'(min..max)':>22} {'slub ' + unit:>22} {'(min..max)':>22} "
+            f"{'ratio':>6} {'rslab per CPU':>14} {'slub per CPU':>13}")
+        prev = None
+        for cpus in sorted(rows):
+            d = rows[cpus]
+            r, s = d.get("rslab"), d.get("slub")
+            if not r:
+                continue
+            rn = float(r[4])
+            sn = float(s[4]) if s else float("nan")
+            # The cost of each CPU added since the previous row: constant if linear.
+            if prev:
+                step_r = (rn - prev[1]) / (cpus - prev[0])
+                step_s = (sn - prev[2]) / (cpus - prev[0])
+                steps = f"{step_r / 1000:>14.1f} {step_s / 1000:>13.1f}"
+            else:
+                steps = f"{'-':>14} {'-':>13}"
+            say(f"{cpus:>6} {rn / 1000:>22.1f} {span(r):>22} {sn / 1000:>22.1f} {span(s):>22} "
+                f"{ratio(rn, sn):>6.2f} {steps}")
+            csv_rows.append([mode, "flushlat", r[1], str(cpus), rn, r[5], r[6], "", sn if s else "",
+                             s[5] if s else "", s[6] if s else "", "", f"{ratio(rn, sn):.3f}" if s else ""])
+            prev = (cpus, rn, sn)
+        say()
+
 
 def main(out):
     lines, csv_rows, chart, bad = [], [], {}, []
@@ -168,11 +221,13 @@ def main(out):
         fp = [(k, d) for k, d in by.items() if k[0] == "footprint"]
         if fp:
             say("footprint: pages held for the same ~1 MiB of live objects (random alloc/free mix), then after shrink")
+            say("  (rslab's pages include its off-slab slab headers, in pages: SLUB keeps its slab metadata in "
+                "the struct page)")
             say(f"{'size':>6} {'phase':>7} {'rslab pages':>12} {'slub pages':>11} {'ratio':>6} {'target':>7}")
             for (w, size, phase), d in fp:
-                rp, sp = int(d["rslab"][4]), int(d["slub"][4])
+                rp, sp = float(d["rslab"][4]), int(d["slub"][4])
                 q = ratio(rp, sp)
-                say(f"{size:>6} {phase:>7} {rp:>12} {sp:>11} {q:>6.2f} {'ok' if q <= 1.0 else '>1.0':>7}")
+                say(f"{size:>6} {phase:>7} {rp:>12.1f} {sp:>11} {q:>6.3f} {'ok' if q <= 1.0 else '>1.0':>7}")
                 csv_rows.append([mode, f"footprint-{phase}", size, "", rp, "", "", "", sp, "", "", "", f"{q:.3f}"])
                 chart.setdefault(mode, []).append((f"footprint {phase} {size}", q))
         dimm = [(k, d) for k, d in by.items() if k[0] == "dimm_offline"]
@@ -183,19 +238,7 @@ def main(out):
                 csv_rows.append([mode, f"dimm_offline-{k[2]}", k[1], "", d["rslab"][4], "", "", "", "", "", "", "", ""])
         say()
 
-    flush = []
-    for path in sorted(glob.glob(os.path.join(out, "guest-flush-*", "ktap.log"))):
-        cpus = int(os.path.basename(os.path.dirname(path)).split("-")[-1])
-        for r in read_rows(path):
-            if r[0] == "flushlat":
-                flush.append((cpus, float(r[4]), r[5], r[6]))
-    if flush:
-        say("== flush_all latency (rslab, every CPU caching objects; tcg wall clock)")
-        say(f"{'vCPUs':>6} {'median us':>10} {'(min..max us)':>24}")
-        for cpus, med, lo, hi in sorted(flush):
-            say(f"{cpus:>6} {med / 1000:>10.1f} {'(' + f'{float(lo) / 1000:.1f}..{float(hi) / 1000:.1f}' + ')':>24}")
-            csv_rows.append(["tcg", "flushlat", "64", str(cpus), med, lo, hi, "", "", "", "", "", ""])
-        say()
+    flush_table(out, say, csv_rows)
 
     cycles_table(out, say, chart, bad)
 

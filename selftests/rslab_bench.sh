@@ -34,10 +34,9 @@ check "bench cross" tctl bench cross 1024 n=64 rounds=1
 check "bench flushlat" tctl bench flushlat 64 n=32 rounds=1 ops=64
 check "bench file starts with its CSV header" test "$(head -n1 "$B")" = "workload,size,n,alloc,median_ns,min_ns,max_ns,median_cycles,rounds"
 check "every workload has an rslab and a slub row with sane figures" bash -c "
-	for w in pair batch bulk concurrent cross; do
+	for w in pair batch bulk concurrent cross flushlat; do
 		[ \$(grep -c \"^\$w,.*,rslab,\" $B) = 1 ] && [ \$(grep -c \"^\$w,.*,slub,\" $B) = 1 ] || exit 1
-	done
-	grep -q '^flushlat,64,32,rslab,' $B"
+	done"
 check "medians positive, rounds counted" all_sane
 sed 's/^/# /' "$B"
 check "no benchmark cache left in rslab after the runs" bash -c "! grep -q '^rslab_test_bench ' $RSLAB_DBG/slabinfo"
@@ -72,8 +71,13 @@ hotplug_loop() {
 hotplug_loop &
 hp=$!
 ok=1 runs=0
+# cross needs two online CPUs: with one hot-pluggable CPU (2 vCPUs), the loop leaves only one
+# online at times, and cross is refused then (EINVAL, nothing run): it runs here only if at least
+# two CPUs stay online whatever the loop does, else only above.
+WL=("pair 64" "bulk 64 n=16" "concurrent 64 n=16" "flushlat 64 n=16")
+[ ${#CPUS[@]} -lt 2 ] || WL+=("cross 256 n=32")
 for ((i = 0; i < $(iters 1); i++)); do
-	for w in "pair 64" "bulk 64 n=16" "concurrent 64 n=16" "cross 256 n=32" "flushlat 64 n=16"; do
+	for w in "${WL[@]}"; do
 		tctl bench $w rounds=1 ops=64 || { ktap_print_msg "bench $w failed under CPU hotplug"; ok=0; }
 		runs=$((runs + 1))
 	done

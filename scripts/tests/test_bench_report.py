@@ -18,7 +18,7 @@ KTAP = """# BENCHMODE cpus=4 console=ttyS0
 # BENCHCSV batch,256,16,slub,30.0,28,33,60,15
 # BENCHCSV bulk,256,16,rslab,20.0,19,25,40,15
 # BENCHCSV bulk,256,16,slub,22.0,21,26,44,15
-# BENCHCSV footprint,256,mix,rslab,260,1048576,,,1
+# BENCHCSV footprint,256,mix,rslab,260.0,1048576,,,1
 # BENCHCSV footprint,256,mix,slub,256,1048576,,,1
 # BENCHCSV footprint,256,shrunk,rslab,250,1048576,,,1
 # BENCHCSV footprint,256,shrunk,slub,256,1048576,,,1
@@ -27,6 +27,10 @@ KTAP = """# BENCHMODE cpus=4 console=ttyS0
 ok 1 pair 64
 """
 FLUSH = "# BENCHCSV flushlat,64,32,rslab,45000,40000,50000,,15\n"
+# flush_all latency in both modes, rslab's and SLUB's: (mode, vCPUs) -> (rslab, slub) medians.
+FLUSH2 = {("tcg", 2): (400000, 500000), ("tcg", 4): (600000, 800000),
+          ("tcg-icount", 2): (100000, 150000), ("tcg-icount", 4): (180000, 290000),
+          ("tcg-icount", 8): (340000, 570000)}
 MODEL = """model,workload,size,n,alloc,cycles,raw_cycles,insns,irq,popf,rep
 skylake,pair,64,,rslab,130.0,116.1,123.0,4.00,0.00,0.00
 skylake,pair,64,,slub,92.0,92.0,138.0,0.00,0.00,0.00
@@ -63,12 +67,40 @@ class BenchReportTest(unittest.TestCase):
         self.assertRegex(table, r"batch\s+256\s+16\s+30\.0")
         self.assertRegex(table, r"bulk\s+256\s+16\s+20\.0.*0\.91\s+ok")
         self.assertIn("bulk against single calls (batch), ns per object: 256/16: 20.0 vs 30.0", table)
-        self.assertRegex(table, r"256\s+mix\s+260\s+256\s+1\.02")
-        self.assertRegex(table, r"256\s+shrunk\s+250\s+256\s+0\.98")
+        self.assertRegex(table, r"256\s+mix\s+260\.0\s+256\s+1\.016\s+>1\.0")
+        self.assertRegex(table, r"256\s+shrunk\s+250\.0\s+256\s+0\.977\s+ok")
         self.assertIn("rslab idle: 120, rslab holding: 130", table)
         self.assertRegex(table, r"4\s+45\.0")
         self.assertEqual(rows, ["pair", "batch", "bulk", "footprint-mix", "footprint-shrunk", "dimm_offline-idle",
                                 "dimm_offline-holding", "flushlat"])
+
+    def test_flush_modes(self):
+        with tempfile.TemporaryDirectory() as d:
+            for (mode, cpus), (r, s) in FLUSH2.items():
+                sub = os.path.join(d, f"guest-flush-{mode}-{cpus}")
+                os.mkdir(sub)
+                with open(os.path.join(sub, "ktap.log"), "w") as f:
+                    f.write(f"# BENCHCSV flushlat,64,32,rslab,{r},{r - 10},{r + 10},,15\n"
+                            f"# BENCHCSV flushlat,64,32,slub,{s},{s - 10},{s + 10},,15\n")
+            with contextlib.redirect_stdout(io.StringIO()):
+                rc = bench_report.main(d)
+            with open(os.path.join(d, "table.txt")) as f:
+                table = f.read()
+            with open(os.path.join(d, "bench.csv")) as f:
+                rows = [l.split(",") for l in f.read().splitlines()[1:]]
+        self.assertIn(rc, (0, 1))
+        self.assertIn("timing mode tcg:", table)
+        self.assertIn("timing mode tcg-icount:", table)
+        # vCPUs, rslab, (min..max), slub, (min..max), ratio, then the cost of each CPU added.
+        self.assertRegex(table, r"\n\s+2\s+100\.0\s+\(100\.0\.\.100\.0\)\s+150\.0\s+\(150\.0\.\.150\.0\)\s+0\.67\s+-\s+-")
+        self.assertRegex(table, r"\n\s+4\s+180\.0\s+\S+\s+290\.0\s+\S+\s+0\.62\s+40\.0\s+70\.0")
+        self.assertRegex(table, r"\n\s+8\s+340\.0\s+\S+\s+570\.0\s+\S+\s+0\.60\s+40\.0\s+70\.0")
+        self.assertRegex(table, r"\n\s+4\s+600\.0\s+\S+\s+800\.0\s+\S+\s+0\.75\s+100\.0\s+150\.0")
+        self.assertEqual(sorted((r[0], r[3], r[4], r[8], r[12]) for r in rows),
+                         [("tcg", "2", "400000.0", "500000.0", "0.800"), ("tcg", "4", "600000.0", "800000.0", "0.750"),
+                          ("tcg-icount", "2", "100000.0", "150000.0", "0.667"),
+                          ("tcg-icount", "4", "180000.0", "290000.0", "0.621"),
+                          ("tcg-icount", "8", "340000.0", "570000.0", "0.596")])
 
     def test_floor(self):
         with tempfile.TemporaryDirectory() as d:
