@@ -5,10 +5,13 @@
 Reads <dir>/guest-<mode>/ktap.log ("# BENCHCSV workload,size,n,alloc,median_ns,min_ns,max_ns,
 median_cycles,rounds") for every timing mode, and <dir>/guest-flush-<mode>-<cpus>/ktap.log for the
 flush_all latency (rslab's and SLUB's, per timing mode and vCPU count). The rows come from
-rslab_test.ko's bench file (scripts/guest/bench.sh), but for footprint and dimm_offline, which the guest program measures itself: a footprint row
-carries pages in median_ns and live bytes in min_ns, rslab's pages from rslab's slabinfo
-(slabs * pagesperslab of cache rslab_test_fp), SLUB's from /proc/slabinfo (rslab_bench_slub). Exit status 1 if a figure is below the physical floor (an alloc+free pair
-under 5 ns, or 5 instructions in icount mode; an estimate under 5 cycles per object): a benchmark that measured nothing.
+rslab_test.ko's bench file (scripts/guest/bench.sh), but for footprint and dimm_offline, which the
+guest program measures itself: a footprint row carries pages in median_ns and live bytes in min_ns,
+rslab's pages from rslab's slabinfo (slabs * pagesperslab of cache rslab_test_fp, plus slabs *
+offslab_header bytes in pages, maybe fractional), SLUB's from /proc/slabinfo (rslab_bench_slub).
+Exit status 1 if a figure is below the physical floor (an alloc+free pair under 5 ns, or 5
+instructions in icount mode; an estimate under 5 cycles per object): a benchmark that measured
+nothing.
 
 The third table, estimated cycles, comes from the cost model (scripts/costmodel/): <dir>/trace/model.csv
 ("model,workload,size,n,alloc,cycles,raw_cycles,insns,irq,popf,rep", per object: one alloc and one free) and

@@ -41,8 +41,8 @@ workers_on_online_cpus() {
 flush_shrink() { ctl flush rslab_client && ctl shrink rslab_client; }
 pause_workers() { echo "$1" >"$PARAMS/pause"; }
 allocs_of() { stat_of rslab_client allocs; }
-# slabinfo_slabs <cache>: the cache's slab count (slabinfo's second-to-last column).
-slabinfo_slabs() { awk -v n="$1" '$1 == n { print $13 }' "$RSLAB_DBG/slabinfo"; }
+# slabinfo_slabs <cache>: the cache's slab count (slabinfo's <slabs> column).
+slabinfo_slabs() { slabinfo_col "$1" 13; }
 # allocs_grew <since>: the workers allocated from rslab_client since the count <since>.
 allocs_grew() { [ "$(allocs_of)" -gt "$1" ]; }
 
