@@ -72,7 +72,7 @@ printf 'RSLAB_MODE=%q\nRSLAB_SOAK=%q\nRSLAB_TEST_FILTER=%q\nRSLAB_BENCH_ONLY=%q\
 	"${RSLAB_BENCH_SIZES:-16 64 256 1024 4096}" >"$WORK/etc/rslab.env"
 # make soak's targets and budgets (RSLAB_SOAK_*), and RSLAB_TEST_TIMEOUT (each test's timeout,
 # instead of the selftests' settings), go into the guest too.
-for v in $(compgen -v | grep -E '^(RSLAB_SOAK_(CPU|MEM|CREATE|FAULTS|SECONDS|FACTOR)|RSLAB_TEST_TIMEOUT)$'); do
+for v in $(compgen -v | grep -E '^(RSLAB_SOAK_(CPU|MEM|CREATE|CTL|FAULTS|SECONDS|FACTOR)|RSLAB_TEST_TIMEOUT)$'); do
 	case "${!v}" in
 	''|*[!0-9]*) die "$v must be a number, not '${!v}'" ;;
 	esac

@@ -3,11 +3,13 @@
 # make soak: the long run, not part of make check. The debug kernel, several guest boots:
 #   hotplug   2 vCPUs on 2 nodes + the DIMM node: selftests/soak/soak_hotplug.sh with the bulk
 #             of the targets (memory block cycles, then CPU transitions with cache create/destroy
-#             racing them, under stress): 2 vCPUs on 2 host cores is where a transition is
-#             cheapest
+#             racing them, a quarter through debugfs and the rest through the API, under
+#             stress): 2 vCPUs on 2 host cores is where a transition is cheapest
 #   hotplug6  6 vCPUs on 3 nodes, workqueue.debug_force_rr_cpu=1: the same test with the rest of
 #             the targets (more CPUs to take offline at once, unbound work pushed to the wrong
-#             CPU), then the reaper and CPU-hotplug (flush) selftests, RSLAB_SOAK=1
+#             CPU), then the reaper and CPU-hotplug (flush) selftests at make check's iteration
+#             counts (RSLAB_SOAK_FACTOR=1: the point of this boot is force_rr on 6 vCPUs, not
+#             more iterations, which make check runs on 2)
 #   faults    4 vCPUs: the fault-injection selftest, long (RSLAB_SOAK=1: every injection point of
 #             a create, a random phase until 1,000 failures were injected, kmemleak after every
 #             phase), and the kernel's own cpu-on-off-test.sh and mem-on-off-test.sh under
@@ -31,9 +33,13 @@ CREATE_TARGET=${RSLAB_SOAK_CREATE:-10000}
 FAULT_TARGET=${RSLAB_SOAK_FAULTS:-1000}
 # The hotplug6 boot's share of the CPU transitions and creates (the rest go to hotplug).
 SHARE6=${RSLAB_SOAK_SHARE6:-2}
-for v in CPU_TARGET MEM_TARGET CREATE_TARGET FAULT_TARGET SHARE6; do
+# The share of the creates made through debugfs, in percent (the API's churn makes the rest).
+CTL_SHARE=${RSLAB_SOAK_CTL:-25}
+for v in CPU_TARGET MEM_TARGET CREATE_TARGET FAULT_TARGET SHARE6 CTL_SHARE; do
 	case "${!v}" in ''|*[!0-9]*) die "$v must be a number, not '${!v}'" ;; esac
 done
+[ "$SHARE6" -le 100 ] || die "SHARE6 is a percentage, not $SHARE6"
+[ "$CTL_SHARE" -le 100 ] || die "CTL_SHARE is a percentage, not $CTL_SHARE"
 # Each boot's time budget for soak_hotplug.sh, and the guests' timeout.
 BUDGET=${RSLAB_SOAK_SECONDS:-4800}
 
@@ -86,10 +92,10 @@ boot() {
 cpu6=$((CPU_TARGET * SHARE6 / 100)) create6=$((CREATE_TARGET * SHARE6 / 100))
 boot hotplug RSLAB_CPUS=2 RSLAB_NODES=2 RSLAB_SOAK=1 RSLAB_SOAK_SECONDS="$BUDGET" \
 	RSLAB_SOAK_CPU=$((CPU_TARGET - cpu6)) RSLAB_SOAK_MEM="$MEM_TARGET" \
-	RSLAB_SOAK_CREATE=$((CREATE_TARGET - create6))
-boot hotplug6 RSLAB_CPUS=6 RSLAB_NODES=3 RSLAB_SOAK=1 RSLAB_SOAK_FACTOR=2 RSLAB_SOAK_SECONDS="$BUDGET" \
+	RSLAB_SOAK_CREATE=$((CREATE_TARGET - create6)) RSLAB_SOAK_CTL="$CTL_SHARE"
+boot hotplug6 RSLAB_CPUS=6 RSLAB_NODES=3 RSLAB_SOAK=1 RSLAB_SOAK_FACTOR=1 RSLAB_SOAK_SECONDS="$BUDGET" \
 	RSLAB_CMDLINE="${RSLAB_CMDLINE:-} workqueue.debug_force_rr_cpu=1" \
-	RSLAB_SOAK_CPU="$cpu6" RSLAB_SOAK_MEM=8 RSLAB_SOAK_CREATE="$create6" \
+	RSLAB_SOAK_CPU="$cpu6" RSLAB_SOAK_MEM=8 RSLAB_SOAK_CREATE="$create6" RSLAB_SOAK_CTL="$CTL_SHARE" \
 	RSLAB_TEST_FILTER='reaper|hotplug_cpu'
 boot faults RSLAB_SOAK=1 RSLAB_EXTRA_TESTS= RSLAB_TEST_FILTER='faults|cpu_on_off|mem_on_off'
 boot one-cpu RSLAB_CPUS=1 RSLAB_NODES=1 RSLAB_EXTRA_TESTS= RSLAB_TEST_FILTER='api|control|hotplug_mem'
