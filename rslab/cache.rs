@@ -34,9 +34,9 @@ use crate::{
         ARRAY_CAP, //
     },
     slab::{
-        slab_of,
+        slab_base,
         SlabHeader,
-        HEADER_BYTES, //
+        HEADER_NULL_WORD, //
     },
     stats::{
         bump,
@@ -46,8 +46,7 @@ use crate::{
     sys::{
         kmem::{
             KmemBox,
-            KmemCache,
-            RawKmem, //
+            KmemCache, //
         },
         pages::{
             self,
@@ -85,37 +84,40 @@ use kernel::{
 /// allocates from the cache (`rslab_cache_create()`'s contract).
 pub(crate) type Ctor = unsafe extern "C" fn(*mut c_void);
 
-/// The kernel kmem caches rslab's metadata comes from, and the source of cache ids.
+/// The kernel kmem caches rslab's metadata comes from, and the source of cache ids. (Slab
+/// headers need none: they live in their slabs' `struct page`s.)
 pub(crate) struct Meta {
     pub(crate) caches: KmemCache<Cache>,
     pub(crate) nodes: KmemCache<NodeData>,
-    /// Off-slab slab headers.
-    pub(crate) slabs: KmemCache<SlabHeader>,
     pub(crate) next_id: Atomic<u64>,
 }
 
 impl Meta {
-    /// Creates the metadata caches: cache descriptors, per-node structures, off-slab headers.
-    pub(crate) fn new(
-        caches: &'static CStr,
-        nodes: &'static CStr,
-        slabs: &'static CStr,
-    ) -> Result<Self> {
+    /// Creates the metadata caches: cache descriptors and per-node structures.
+    pub(crate) fn new(caches: &'static CStr, nodes: &'static CStr) -> Result<Self> {
         Ok(Self {
             caches: KmemCache::new(caches)?,
             nodes: KmemCache::new(nodes)?,
-            slabs: KmemCache::new(slabs)?,
             next_id: Atomic::new(1),
         })
     }
 }
+
+// A slab's header lives in the owner's fields of its first `struct page` (`slab.rs`): it must
+// fit there, keep `mapping` null where the page keeps it, and need no more than word alignment.
+const _: () = assert!(
+    core::mem::size_of::<SlabHeader>() <= pages::SLAB_META_BYTES
+        && HEADER_NULL_WORD == pages::SLAB_META_MAPPING
+        && core::mem::align_of::<SlabHeader>() <= core::mem::align_of::<usize>()
+);
 
 /// An object cache.
 ///
 /// # Invariants
 ///
 /// Every slab on a node's lists was allocated by this cache with `layout`, carries
-/// `SLAB_MAGIC ^ id`, and is accounted in that node's counters.
+/// `slab_magic(id)` in its header (in its first `struct page`), and is accounted in that node's
+/// counters.
 pub(crate) struct Cache {
     pub(crate) name: Name,
     pub(crate) id: u64,
@@ -135,8 +137,6 @@ pub(crate) struct Cache {
     /// without touching memory that is not ours.
     pub(crate) debug_slabs: Pin<KBox<SpinLockIrq<KVec<usize>>>>,
     pub(crate) stats: CacheStats,
-    /// Where off-slab headers come from (`Meta::slabs`; the `Meta` outlives the cache).
-    pub(crate) slab_headers: RawKmem<SlabHeader>,
     /// Non-zero while `validate` needs the arrays to hold still: the reaper skips the cache.
     /// Raised under the slab mutex, which the reaper holds for a whole round.
     pub(crate) reap_blocked: Atomic<u32>,
@@ -158,7 +158,7 @@ impl Cache {
             (false, true) => SlotKind::LinkOutside,
             (false, false) => SlotKind::Plain,
         };
-        let layout = Layout::new(size, align, kind, HEADER_BYTES, PAGE_SIZE).map_err(|_| EINVAL)?;
+        let layout = Layout::new(size, align, kind, PAGE_SIZE).map_err(|_| EINVAL)?;
         let limit = match layout.stride {
             0..=256 => ARRAY_CAP,
             257..=1024 => 128,
@@ -194,7 +194,6 @@ impl Cache {
             )?,
             stats: CacheStats::default(),
             reap_blocked: Atomic::new(0),
-            slab_headers: meta.slabs.raw(),
         };
         meta.caches.alloc_value(cache, None)
     }
@@ -433,38 +432,53 @@ impl Cache {
         }
     }
 
-    /// The header of the slab `obj` lives in: at the slab's start, or (off-slab) where the
-    /// slab's first page points. O(1) either way.
+    /// The header of the slab at `base`: in the slab's first `struct page`. O(1).
+    ///
+    /// # Safety
+    ///
+    /// `base` must be the start of a live slab of this cache.
     #[inline(always)]
-    pub(crate) fn header_of(&self, obj: *mut u8) -> *mut SlabHeader {
-        if !self.layout.off_slab {
-            return slab_of(obj, &self.layout);
-        }
-        let base = slab_of(obj, &self.layout) as usize;
-        // SAFETY: `obj` is an object of this cache (every caller's contract), so `base` is a
-        // live slab of ours, whose first page's `private` holds its header.
-        unsafe { pages::slab_private(base) as *mut SlabHeader }
+    pub(crate) unsafe fn header_at(&self, base: usize) -> *mut SlabHeader {
+        // SAFETY: a live slab of ours (contract) is a live block from `alloc_slab`, whose first
+        // page's owner fields hold its header (see `grow`).
+        unsafe { pages::slab_meta(base) }.cast()
     }
 
-    /// The node of the slab `obj` lives in, whose lists the slab is on. In-slab, the header at
-    /// the slab's start says; off-slab, the node field of the slab's first `struct page` does
-    /// (`page_to_nid()`): one load after `virt_to_page()` instead of two (the page's `private`,
-    /// then the header), on the path of every free. They agree: [`pages::alloc_slab`] takes a
-    /// slab from the node asked for or fails, and `grow` puts it on that node's lists.
+    /// The header of the slab `obj` lives in.
+    #[inline(always)]
+    pub(crate) fn header_of(&self, obj: *mut u8) -> *mut SlabHeader {
+        // SAFETY: `obj` is an object of this cache (every caller's contract), so its slab is a
+        // live slab of ours.
+        unsafe { self.header_at(slab_base(obj, &self.layout)) }
+    }
+
+    /// The start of the slab whose header is `slab`.
+    pub(crate) fn base_of(&self, slab: *const SlabHeader) -> usize {
+        pages::slab_meta_base(slab.cast())
+    }
+
+    /// The node of the slab whose header is `slab`: the node field of its `struct page`.
+    ///
+    /// # Safety
+    ///
+    /// `slab` must be the header of a live slab of this cache.
+    pub(crate) unsafe fn node_of_header(&self, slab: *const SlabHeader) -> u32 {
+        // SAFETY: the header of a live slab of ours (contract) is its first page's metadata.
+        unsafe { pages::slab_meta_nid(slab.cast()) }
+    }
+
+    /// The node of the slab `obj` lives in, whose lists the slab is on: the node field of the
+    /// slab's first `struct page` (`page_to_nid()`), which is where [`pages::alloc_slab`] took it
+    /// (it never falls back to another node) and so whose lists `grow` put it on.
     ///
     /// # Safety
     ///
     /// `obj` must be an allocated object of this cache.
     #[inline(always)]
     pub(crate) unsafe fn slab_node_of(&self, obj: *mut u8) -> u32 {
-        if self.layout.off_slab {
-            // SAFETY: `obj` is an object of this cache (contract), so its slab is a live block
-            // of ours, from `alloc_slab`.
-            unsafe { pages::slab_nid(slab_of(obj, &self.layout) as usize) }
-        } else {
-            // SAFETY: `obj` is an object of this cache (contract), so its slab's header is live.
-            unsafe { (*slab_of(obj, &self.layout)).node }
-        }
+        // SAFETY: `obj` is an object of this cache (contract), so its slab is a live block of
+        // ours, from `alloc_slab`.
+        unsafe { pages::slab_nid(slab_base(obj, &self.layout)) }
     }
 
     /// The node of the slab of `obj`, an object of this cache.

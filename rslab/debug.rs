@@ -16,9 +16,8 @@ use crate::{
     },
     node::MAX_FREE_SLABS,
     slab::{
-        slab_of,
-        SlabHeader,
-        SLAB_MAGIC, //
+        slab_base,
+        slab_magic, //
     },
     sys::pages, //
 };
@@ -82,38 +81,39 @@ impl kernel::fmt::Display for Fault {
 }
 
 impl Cache {
-    /// Adds a new debug slab to the index. The caller holds the lock of the node whose lists
-    /// the slab is about to join.
-    pub(crate) fn debug_index_insert(&self, slab: *mut SlabHeader) -> Result<(), AllocError> {
+    /// Adds the new debug slab at `base` to the index. The caller holds the lock of the node
+    /// whose lists the slab is about to join.
+    pub(crate) fn debug_index_insert(&self, base: usize) -> Result<(), AllocError> {
         let mut index = self.debug_slabs.lock();
-        let at = index.binary_search(&(slab as usize)).unwrap_or_else(|i| i);
-        if index.insert_within_capacity(at, slab as usize).is_ok() {
+        let at = index.binary_search(&base).unwrap_or_else(|i| i);
+        if index.insert_within_capacity(at, base).is_ok() {
             return Ok(());
         }
         index.reserve(1, GFP_ATOMIC)?;
         index
-            .insert_within_capacity(at, slab as usize)
+            .insert_within_capacity(at, base)
             .map_err(|_| AllocError)
     }
 
-    /// Whether `slab` is in the debug index and on node `nid`.
+    /// Whether the slab at `base` is in the debug index and on node `nid`; its node if so.
     ///
     /// The index holds exactly the debug slabs that are on their node's lists: a slab joins
     /// both together and leaves both together, under its node's lock, and its pages are freed
     /// only after that. So while the index lock is held, a slab found in it is live and its
     /// header may be read; and once its node's lock is held too, it stays live until that lock
     /// is dropped.
-    pub(crate) fn debug_index_has(&self, slab: *mut SlabHeader, nid: Option<u32>) -> Option<u32> {
+    pub(crate) fn debug_index_has(&self, base: usize, nid: Option<u32>) -> Option<u32> {
         let index = self.debug_slabs.lock();
-        index.binary_search(&(slab as usize)).ok()?;
-        // SAFETY: in the index, so live while we hold the index lock (see above).
+        index.binary_search(&base).ok()?;
+        // SAFETY: in the index, so a live slab of ours while we hold the index lock (see above).
         let (magic, node) = unsafe {
+            let slab = self.header_at(base);
             (
                 core::ptr::read_volatile(&raw const (*slab).magic),
-                (*slab).node,
+                self.node_of_header(slab),
             )
         };
-        (magic == SLAB_MAGIC ^ self.id && nid.is_none_or(|n| n == node)).then_some(node)
+        (magic == slab_magic(self.id) && nid.is_none_or(|n| n == node)).then_some(node)
     }
 
     pub(crate) fn report(&self, obj: *mut u8, fault: &Fault) {
@@ -126,14 +126,14 @@ impl Cache {
         );
     }
 
-    /// Formats every slot of a new debug slab: state free, red zones, poison.
+    /// Formats every slot of the new debug slab at `base`: state free, red zones, poison.
     ///
     /// # Safety
     ///
-    /// `slab` must be a freshly initialised slab of this cache not yet visible to anyone else.
-    pub(crate) unsafe fn debug_init_slab(&self, slab: *mut SlabHeader) {
+    /// `base` must be a freshly initialised slab of this cache not yet visible to anyone else.
+    pub(crate) unsafe fn debug_init_slab(&self, base: *mut u8) {
         for i in 0..self.layout.objects {
-            let slot = slab.cast::<u8>().wrapping_add(self.layout.offset_of(i));
+            let slot = base.wrapping_add(self.layout.offset_of(i));
             // SAFETY: the slot lies inside the slab, which the caller owns.
             unsafe {
                 let l = &self.layout;
@@ -251,25 +251,29 @@ impl Cache {
         if !pages::in_direct_map(addr) {
             return Err(Fault::NotInDirectMap);
         }
-        let slab = slab_of(p, &self.layout);
+        let base = slab_base(p, &self.layout);
         let index = self
             .layout
-            .object_index(addr - slab as usize)
+            .object_index(addr - base)
             .ok_or(Fault::NotObjectStart)?;
-        let slot = slab.cast::<u8>().wrapping_add(self.layout.offset_of(index));
+        let slot = p
+            .wrapping_sub(addr - base)
+            .wrapping_add(self.layout.offset_of(index));
         // Which node's lock guards the slab: read under the index lock, where the slab cannot
         // be freed (see `debug_index_has`).
         let nid = self
-            .debug_index_has(slab, None)
+            .debug_index_has(base, None)
             .ok_or(Fault::NotThisCache)?;
         let node = self.node(nid).ok_or(Fault::Counters)?;
         let mut l = node.lists.lock();
         // Again under the node lock: between the two, a concurrent free of the slab's last
         // object may have emptied it and given its pages back (and a new slab may even sit at
         // the same address on another node). Found now, it stays until `l` is dropped.
-        if self.debug_index_has(slab, Some(nid)).is_none() {
+        if self.debug_index_has(base, Some(nid)).is_none() {
             return Err(Fault::NotThisCache);
         }
+        // SAFETY: found in the index under the node lock: a live slab of ours.
+        let slab = unsafe { self.header_at(base) };
         // SAFETY: `slot` is a slot of this cache's live slab; the node lock serialises frees
         // of it.
         let state = unsafe { slot.add(DEBUG_STATE_OFFSET).cast::<u64>().read() };

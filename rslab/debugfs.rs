@@ -13,7 +13,6 @@ use crate::{
         Entry,
         Registry, //
     },
-    slab::SlabHeader,
     sys::{
         dbgfs::{
             Command,
@@ -135,14 +134,13 @@ fn show_hotplug(r: &Registry, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     Ok(())
 }
 
-/// Writes `slabinfo`: `/proc/slabinfo` 2.1's first six columns, then rslab's own. The last,
-/// `offslab_header`, is the bytes each slab costs besides its pages: its header, a `rslab_slab`
-/// object, when the header is off the slab (0 when it is in the slab, inside the pages).
+/// Writes `slabinfo`: `/proc/slabinfo` 2.1's first six columns, then rslab's own. A slab costs
+/// its pages and nothing besides (its header is in its first `struct page`).
 fn slabinfo(r: &Registry, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "slabinfo - version: 2.1 (rslab)")?;
     writeln!(
         f,
-        "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : rslab <stride> <align> <waste_per_slab> <debug> <slabs> <live> <offslab_header>"
+        "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : rslab <stride> <align> <waste_per_slab> <debug> <slabs> <live>"
     )?;
     let caches = r.lock_caches();
     for l in caches.iter() {
@@ -158,7 +156,7 @@ fn slabinfo(r: &Registry, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         }
         writeln!(
             f,
-            "{:<17} {:>13} {:>10} {:>9} {:>12} {:>14} : rslab {} {} {} {} {} {} {}",
+            "{:<17} {:>13} {:>10} {:>9} {:>12} {:>14} : rslab {} {} {} {} {} {}",
             c.name.as_str(),
             total - free,
             total,
@@ -171,11 +169,6 @@ fn slabinfo(r: &Registry, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             u8::from(c.debug),
             slabs,
             c.live(),
-            if l.off_slab {
-                core::mem::size_of::<SlabHeader>()
-            } else {
-                0
-            }
         )?;
     }
     Ok(())

@@ -18,8 +18,11 @@ mod tests {
             CpuOp,
             Flusher, //
         },
-        layout::OFF_SLAB_MIN,
         registry,
+        slab::{
+            slab_magic,
+            HEADER_NULL_WORD, //
+        },
         sys::cpu_work::{
             CpuWork,
             CpuWorkFn, //
@@ -41,11 +44,7 @@ mod tests {
     };
 
     fn meta() -> Result<Meta> {
-        Meta::new(
-            c"rslab_kunit_cache",
-            c"rslab_kunit_node",
-            c"rslab_kunit_slab",
-        )
+        Meta::new(c"rslab_kunit_cache", c"rslab_kunit_node")
     }
 
     fn name(s: &str) -> Result<Name> {
@@ -133,29 +132,48 @@ mod tests {
     }
 
     #[test]
-    fn the_free_path_finds_the_node_of_its_slab_header_in_and_off_slab() -> Result {
-        // The free path reads an off-slab slab's node from its page's flags, not its header:
-        // both must name the node the object was placed on, for every node with memory.
+    fn a_slab_header_lives_in_its_first_struct_page_and_names_its_node() -> Result {
+        // Every object size, plain and debug: the header is found from an object through its
+        // slab's first `struct page`, carries the cache's magic there, leaves `mapping` null, and
+        // the page's node is the node the object was placed on, for every node with memory.
         let meta = meta()?;
-        let mut kinds = [false; 2];
-        for size in [64, OFF_SLAB_MIN, 1024] {
-            let c = Cache::new(&meta, name("slab_node")?, size, 8, false, None)?;
-            kinds[usize::from(c.layout.off_slab)] = true;
+        for (size, debug) in [
+            (16, false),
+            (64, false),
+            (256, false),
+            (4096, false),
+            (64, true),
+        ] {
+            let c = Cache::new(&meta, name("slab_node")?, size, 8, debug, None)?;
             for nid in 0..topology::nr_node_ids() {
                 if !topology::node_has_normal_memory(nid) {
                     continue;
                 }
                 let p = c.alloc_node(Some(nid), Gfp::KERNEL)?;
+                let h = c.header_of(p.as_ptr());
+                let base = p.as_ptr() as usize & !(c.layout.slab_bytes() - 1);
+                assert_eq!(c.base_of(h), base);
                 // SAFETY: `p` is an allocated object of `c`, so its slab and header are live.
-                let (by_header, by_free_path) =
-                    unsafe { ((*c.header_of(p.as_ptr())).node, c.slab_node_of(p.as_ptr())) };
+                let (magic, mapping, inuse, by_header, by_free_path) = unsafe {
+                    (
+                        (*h).magic,
+                        h.cast::<u8>().add(HEADER_NULL_WORD).cast::<usize>().read(),
+                        (*h).inuse,
+                        c.node_of_header(h),
+                        c.slab_node_of(p.as_ptr()),
+                    )
+                };
+                assert_eq!(magic, slab_magic(c.id));
+                assert_eq!(mapping, 0);
+                assert!(inuse >= 1);
                 assert_eq!(by_header, nid);
                 assert_eq!(by_free_path, nid);
+                // The header is not in the slab: the first object is at the slab's start.
+                assert_eq!(c.layout.offset_of(0), 0);
                 // SAFETY: from `c`, freed once.
                 unsafe { c.free(p) };
             }
         }
-        assert_eq!(kinds, [true, true]);
         Ok(())
     }
 

@@ -2,15 +2,13 @@
 
 //! Slab geometry: object stride, slab order and objects per slab, chosen the way SLUB's
 //! `calculate_order()` does (smallest order whose waste is within a bound, relaxing the bound
-//! step by step), but accounting for rslab's slab header.
+//! step by step).
 //!
 //! A slab is a naturally aligned block of `PAGE_SIZE << order` bytes from the page allocator.
 //! The slab of any object is found in O(1) by masking the object's address with the slab size.
-//! The header sits at the slab's start, except for objects of `OFF_SLAB_MIN` bytes or more
-//! (without debugging), where it would cost a whole object per slab and lives off the slab
-//! (`off_slab`, `first_offset == 0`). Object slots start at `first_offset`, one every `stride`
-//! bytes; `stride` and `first_offset` are multiples of the alignment, so no object straddles what
-//! its alignment forbids.
+//! It holds objects only (its header is in its first `struct page`, see `slab.rs`): slots start
+//! at its first byte, one every `stride` bytes; `stride` is a multiple of the alignment, so no
+//! object straddles what its alignment forbids.
 //!
 //! A slot's first word is the freelist link while the slot is free. Without debugging the object
 //! is the slot (`obj_offset == 0`). With debugging a slot is laid out as
@@ -48,10 +46,8 @@ pub(crate) const DEBUG_REDZONE_OFFSET: usize = DEBUG_STATE_OFFSET + 8;
 pub(crate) const DEBUG_LEAD: usize = DEBUG_REDZONE_OFFSET + 8;
 /// Debug slots: least bytes of right red zone after the object.
 pub(crate) const REDZONE: usize = 8;
-/// Objects at least this large (without debugging) keep their slab header off the slab: an
-/// in-slab header would cost one whole object per slab (4096-byte objects: 7 per order-3 slab
-/// instead of 8).
-pub(crate) const OFF_SLAB_MIN: usize = 256;
+/// Most objects a slab holds (its header counts them in 16 bits).
+pub(crate) const MAX_OBJECTS: usize = u16::MAX as usize;
 
 /// Why a geometry request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,15 +80,11 @@ pub(crate) struct Layout {
     pub(crate) stride: usize,
     /// Offset of the user's object inside its slot (0 for [`SlotKind::Plain`]).
     pub(crate) obj_offset: usize,
-    /// Offset of the first object from the slab's start.
-    pub(crate) first_offset: usize,
-    /// The slab header lives outside the slab (found through the slab's first page).
-    pub(crate) off_slab: bool,
     /// Slab size is `page_size << order`.
     pub(crate) order: u32,
-    /// Objects per slab.
+    /// Objects per slab: at least 1, at most [`MAX_OBJECTS`].
     pub(crate) objects: usize,
-    /// Bytes in a slab that hold neither an object nor the header.
+    /// Bytes at a slab's end that hold no object.
     pub(crate) waste: usize,
     /// The page size the layout was computed for.
     pub(crate) page_size: usize,
@@ -104,13 +96,11 @@ const fn round_up(x: usize, align: usize) -> usize {
 
 impl Layout {
     /// Computes the geometry for objects of `size` bytes aligned to `align`, in slabs of pages of
-    /// `page_size` bytes whose header takes `header` bytes. Each slot also holds what `kind`
-    /// says (none of which counts as waste).
+    /// `page_size` bytes. Each slot also holds what `kind` says (none of which counts as waste).
     pub(crate) fn new(
         size: usize,
         align: usize,
         kind: SlotKind,
-        header: usize,
         page_size: usize,
     ) -> Result<Self, LayoutError> {
         if size == 0 || size > MAX_OBJECT_SIZE {
@@ -132,15 +122,12 @@ impl Layout {
             }
             SlotKind::Plain => (0, round_up(size.max(MIN_OBJECT_SIZE), align)),
         };
-        let off_slab = kind != SlotKind::Debug && size >= OFF_SLAB_MIN;
-        let first_offset = if off_slab { 0 } else { round_up(header, align) };
-
         let fits = |order: u32| -> Option<(usize, usize)> {
             let slab = page_size << order;
             // `checked_div`: no division-by-zero panic path for objtool to trip over (7.3's
             // objtool does not know `panic_const_div_by_zero` never returns).
-            let objects = slab.checked_sub(first_offset)?.checked_div(stride)?;
-            (objects > 0).then(|| (objects, slab - first_offset - objects * stride))
+            let objects = slab.checked_div(stride)?;
+            (objects > 0 && objects <= MAX_OBJECTS).then(|| (objects, slab - objects * stride))
         };
         // SLUB's loop: accept the smallest order within 1/16 waste holding MIN_OBJECTS, then
         // relax the waste bound to 1/8 and 1/4; finally take whatever holds one object.
@@ -157,8 +144,6 @@ impl Layout {
                             align,
                             stride,
                             obj_offset,
-                            first_offset,
-                            off_slab,
                             order,
                             objects,
                             waste,
@@ -178,7 +163,7 @@ impl Layout {
 
     /// Offset of slot `index` from the slab's start.
     pub(crate) const fn offset_of(&self, index: usize) -> usize {
-        self.first_offset + index * self.stride
+        index * self.stride
     }
 
     /// The slot index of a user object at `offset` from the slab's start, if `offset` is exactly
@@ -193,13 +178,12 @@ impl Layout {
     /// The slot index at `offset` from the slab's start, if `offset` is exactly the start of a
     /// slot of this slab.
     pub(crate) const fn index_of(&self, offset: usize) -> Option<usize> {
-        if offset < self.first_offset {
-            return None;
-        }
-        let rel = offset - self.first_offset;
         // `stride` is never 0 (it is at least MIN_OBJECT_SIZE); checked operations say so
         // without a panic path.
-        match (rel.checked_rem(self.stride), rel.checked_div(self.stride)) {
+        match (
+            offset.checked_rem(self.stride),
+            offset.checked_div(self.stride),
+        ) {
             (Some(0), Some(i)) if i < self.objects => Some(i),
             _ => None,
         }

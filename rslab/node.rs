@@ -18,6 +18,7 @@ use crate::{
         CpuSlot, //
     },
     slab::{
+        clear_header,
         init_slab,
         ListKind,
         SlabHeader,
@@ -333,32 +334,27 @@ impl Cache {
             let Some(base) = pages::alloc_slab(n, order, gfp) else {
                 continue;
             };
-            let header = if self.layout.off_slab {
-                let Some(h) = self.slab_headers.alloc(gfp.raw(), n) else {
-                    // SAFETY: fresh and unused.
-                    unsafe { pages::free_slab(base, order) };
-                    return Err(ENOMEM);
-                };
-                // SAFETY: `base` is a live block of ours.
-                unsafe { pages::set_slab_private(base, h.as_ptr() as usize) };
-                h.as_ptr()
-            } else {
-                base.as_ptr().cast()
+            // SAFETY: `base` is a fresh block of ours from `alloc_slab`, of `slab_bytes()` and
+            // aligned to its size; its header goes to its first page's owner fields, unused.
+            let slab = unsafe {
+                init_slab(
+                    base.as_ptr(),
+                    self.header_at(base.as_ptr() as usize),
+                    &self.layout,
+                    self.id,
+                )
             };
-            // SAFETY: `base` is a fresh block of `slab_bytes()`, aligned to its size; `header`
-            // is `base` or a fresh header object.
-            let slab = unsafe { init_slab(base.as_ptr(), header, &self.layout, self.id, n) };
             // Counted now: from here on, any failure goes through `discard_slab`, which counts it
             // freed.
             self.stats.slabs_allocated.inc();
             if self.debug {
                 // SAFETY: the slab was just formatted and is not shared yet.
-                unsafe { self.debug_init_slab(slab) };
+                unsafe { self.debug_init_slab(base.as_ptr()) };
             }
             if let Some(ctor) = self.ctor {
                 for i in 0..self.layout.objects {
-                    let obj = slab
-                        .cast::<u8>()
+                    let obj = base
+                        .as_ptr()
                         .wrapping_add(self.layout.offset_of(i) + self.layout.obj_offset);
                     // SAFETY: `obj` is an object of this new slab, which nobody else sees yet;
                     // the cache's creator vouched for `ctor` (see `Ctor`).
@@ -373,7 +369,7 @@ impl Cache {
             let mut l = node.lists.lock();
             // A debug slab enters the index and its node's lists together, under the node
             // lock: see `debug_index_has`.
-            if self.debug && self.debug_index_insert(slab).is_err() {
+            if self.debug && self.debug_index_insert(base.as_ptr() as usize).is_err() {
                 drop(l);
                 // SAFETY: the slab is on no list and in no index.
                 unsafe { self.discard_slab(slab) };
@@ -395,16 +391,16 @@ impl Cache {
         let mut i = 0;
         while i < objs.len() {
             // SAFETY: every object in a per-CPU array is an allocated object of this cache.
-            let nid = unsafe { (*self.header_of(objs[i])).node };
+            let nid = unsafe { self.slab_node_of(objs[i]) };
             let Some(node) = self.node(nid) else { return };
             let mut l = node.lists.lock();
             while i < objs.len() {
-                let slab = self.header_of(objs[i]);
-                // SAFETY: the object is allocated from this cache, so its slab, and the header
-                // read here, stay live while it is out.
-                if unsafe { (*slab).node } != nid {
+                // SAFETY: `objs[i]` came from a per-CPU array, so it is an allocated object of
+                // this cache (the caller's contract), whose slab stays live while it is out.
+                if unsafe { self.slab_node_of(objs[i]) } != nid {
                     break;
                 }
+                let slab = self.header_of(objs[i]);
                 // SAFETY: the object is allocated from `slab` (it is an allocated object of this
                 // cache, caller's contract), a slab on node `nid`, whose lock we hold. Its slot
                 // starts `obj_offset` bytes before it.
@@ -428,7 +424,7 @@ impl Cache {
         if self.debug && out.len() > before {
             let mut index = self.debug_slabs.lock();
             for &slab in &out.as_slice()[before..] {
-                if let Ok(i) = index.binary_search(&(slab as usize)) {
+                if let Ok(i) = index.binary_search(&self.base_of(slab.cast())) {
                     let _ = index.remove(i);
                 }
             }
@@ -442,25 +438,14 @@ impl Cache {
     /// `slab` must be a slab of this cache on no list (and, in a debug cache, not in the debug
     /// index), with no object in use.
     pub(crate) unsafe fn discard_slab(&self, slab: *mut SlabHeader) {
-        // SAFETY: per the contract the slab is ours alone; the magic is cleared so a stale
-        // pointer into it is not taken for an object of this cache.
-        let base = unsafe {
-            (*slab).magic = 0;
-            (*slab).base
-        };
-        let Some(base) = NonNull::new(base) else {
+        let base = self.base_of(slab);
+        // SAFETY: per the contract the slab is ours alone. Its header is cleared: a stale
+        // pointer into the slab is not taken for an object of this cache (no magic), and the
+        // page goes back with its fields as the page allocator gave it.
+        unsafe { clear_header(slab) };
+        let Some(base) = NonNull::new(base as *mut u8) else {
             return;
         };
-        if self.layout.off_slab {
-            // SAFETY: the block is ours until freed below; the header came from
-            // `slab_headers` in `grow` and nothing refers to it any more.
-            unsafe {
-                pages::set_slab_private(base, 0);
-                if let Some(h) = NonNull::new(slab) {
-                    self.slab_headers.free(h);
-                }
-            }
-        }
         // SAFETY: the block came from `pages::alloc_slab` with this order.
         unsafe { pages::free_slab(base, self.layout.order) };
         self.stats.slabs_freed.inc();

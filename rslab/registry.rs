@@ -182,7 +182,7 @@ impl Registry {
             caches <- new_mutex!(KVec::new(), "rslab_slab_mutex"),
             flusher <- Flusher::new(c"rslab"),
             caches_dir: DbgDir::new(c"caches", Some(dir))?,
-            meta: Meta::new(c"rslab_cache", c"rslab_node", c"rslab_slab")?,
+            meta: Meta::new(c"rslab_cache", c"rslab_node")?,
             reapers: Reapers::new(reap_interval_ms)?,
             hotplug: HotplugStats::default(),
         }? Error)

@@ -18,9 +18,9 @@ use crate::{
         CpuSlot, //
     },
     slab::{
+        slab_magic,
         ListKind,
-        SlabHeader,
-        SLAB_MAGIC, //
+        SlabHeader, //
     },
     sys::cpuhp::{
         CpusReadGuard,
@@ -69,13 +69,12 @@ impl Cache {
             // SAFETY: objects in an array came from this cache's slabs, which stay allocated
             // while they have objects in use; we only read the header.
             let magic = unsafe { (*slab).magic };
-            if magic != SLAB_MAGIC ^ self.id {
+            if magic != slab_magic(self.id) {
                 return Err(Fault::NotThisCache);
             }
             if self
                 .layout
-                // SAFETY: the header of a slab with an object in an array is live; read only.
-                .object_index((obj as usize).wrapping_sub(unsafe { (*slab).base } as usize))
+                .object_index((obj as usize).wrapping_sub(self.base_of(slab)))
                 .is_none()
             {
                 return Err(Fault::NotObjectStart);
@@ -123,7 +122,9 @@ impl Cache {
                         if fault.is_some() {
                             return;
                         }
-                        if s.magic != SLAB_MAGIC ^ self.id || s.node != nid {
+                        // SAFETY: `s` is on one of this node's lists: a live slab of ours.
+                        let node = unsafe { self.node_of_header(s) };
+                        if s.magic != slab_magic(self.id) || node != nid {
                             fault = Some(Fault::NotThisCache);
                             return;
                         }
@@ -140,7 +141,7 @@ impl Cache {
                         // SAFETY: `s` is on one of this node's lists, so a slab formatted with
                         // this cache's layout (cache invariant), and we hold the node lock:
                         // nobody else walks or changes its freelist.
-                        match unsafe { s.count_free(&self.layout) } {
+                        match unsafe { s.count_free(self.base_of(s), &self.layout) } {
                             Ok(f) if f == objects - n => free += f,
                             _ => fault = Some(Fault::Freelist),
                         }

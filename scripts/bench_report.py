@@ -7,8 +7,8 @@ median_cycles,rounds") for every timing mode, and <dir>/guest-flush-<mode>-<cpus
 flush_all latency (rslab's and SLUB's, per timing mode and vCPU count). The rows come from
 rslab_test.ko's bench file (scripts/guest/bench.sh), but for footprint and dimm_offline, which the
 guest program measures itself: a footprint row carries pages in median_ns and live bytes in min_ns,
-rslab's pages from rslab's slabinfo (slabs * pagesperslab of cache rslab_test_fp, plus slabs *
-offslab_header bytes in pages, maybe fractional), SLUB's from /proc/slabinfo (rslab_bench_slub).
+rslab's pages from rslab's slabinfo (slabs * pagesperslab of cache rslab_test_fp; older logs may
+carry fractional pages, off-slab headers counted), SLUB's from /proc/slabinfo (rslab_bench_slub).
 Exit status 1 if a figure is below the physical floor (an alloc+free pair under 5 ns, or 5
 instructions in icount mode; an estimate under 5 cycles per object): a benchmark that measured
 nothing.
@@ -224,8 +224,7 @@ def main(out):
         fp = [(k, d) for k, d in by.items() if k[0] == "footprint"]
         if fp:
             say("footprint: pages held for the same ~1 MiB of live objects (random alloc/free mix), then after shrink")
-            say("  (rslab's pages include its off-slab slab headers, in pages: SLUB keeps its slab metadata in "
-                "the struct page)")
+            say("  (both keep their slab metadata in the struct page: a slab's pages are all it costs)")
             say(f"{'size':>6} {'phase':>7} {'rslab pages':>12} {'slub pages':>11} {'ratio':>6} {'target':>7}")
             for (w, size, phase), d in fp:
                 rp, sp = float(d["rslab"][4]), int(d["slub"][4])

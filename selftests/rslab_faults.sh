@@ -334,8 +334,8 @@ check "fail-nth on the allocations of a create (control, API): whole or ENOMEM, 
 phase_done "phase A, sweeps"
 
 # The client's caches (small objects, a debug cache whose slab index grows under the node lock, a
-# constructor; single, bulk, node and GFP_ATOMIC allocations), and a run with off-slab headers
-# (rslab_slab, for objects over 256 bytes) and remote frees.
+# constructor; single, bulk, node and GFP_ATOMIC allocations), and a run of order-3 slabs
+# (4096-byte objects) with remote frees.
 RUNS_A="fa4k"
 ok=1
 tctl stress start fa4k size=4096 batch=16 remote=1 || ok=0

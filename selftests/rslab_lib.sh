@@ -82,8 +82,7 @@ stress_stat() { sed -n "s/^$2 //p" "$RSLAB_TEST_DBG/stress/$1"; }
 in_slabinfo() { grep -q "^$1 " "$RSLAB_DBG/slabinfo"; }
 
 # slabinfo_col <cache> <column>: one column of the cache's line in rslab's slabinfo (name
-# active num objsize objperslab pagesperslab : rslab stride align waste debug slabs live
-# offslab_header).
+# active num objsize objperslab pagesperslab : rslab stride align waste debug slabs live).
 slabinfo_col() { awk -v n="$1" -v c="$2" '$1 == n { print $c }' "$RSLAB_DBG/slabinfo"; }
 
 # kunit_passed <suite>: the KUnit suite's last run (at its module's load) passed, as KUnit's

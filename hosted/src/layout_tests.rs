@@ -5,28 +5,27 @@
 use crate::layout::*;
 
 const PAGE: usize = 4096;
-const HEADER: usize = 64;
 
 #[test]
 fn rejects_bad_requests() {
     assert_eq!(
-        Layout::new(0, 8, SlotKind::Plain, HEADER, PAGE),
+        Layout::new(0, 8, SlotKind::Plain, PAGE),
         Err(LayoutError::BadSize)
     );
     assert_eq!(
-        Layout::new(MAX_OBJECT_SIZE + 1, 8, SlotKind::Plain, HEADER, PAGE),
+        Layout::new(MAX_OBJECT_SIZE + 1, 8, SlotKind::Plain, PAGE),
         Err(LayoutError::BadSize)
     );
     assert_eq!(
-        Layout::new(64, 3, SlotKind::Plain, HEADER, PAGE),
+        Layout::new(64, 3, SlotKind::Plain, PAGE),
         Err(LayoutError::BadAlign)
     );
     assert_eq!(
-        Layout::new(64, 0, SlotKind::Plain, HEADER, PAGE),
+        Layout::new(64, 0, SlotKind::Plain, PAGE),
         Err(LayoutError::BadAlign)
     );
     assert_eq!(
-        Layout::new(64, 2 * PAGE, SlotKind::Plain, HEADER, PAGE),
+        Layout::new(64, 2 * PAGE, SlotKind::Plain, PAGE),
         Err(LayoutError::BadAlign)
     );
 }
@@ -39,17 +38,14 @@ fn every_size_and_alignment_is_sound() {
     {
         for shift in 0..=12 {
             let align = 1usize << shift;
-            let l = Layout::new(size, align, SlotKind::Plain, HEADER, PAGE).unwrap();
+            let l = Layout::new(size, align, SlotKind::Plain, PAGE).unwrap();
             assert!(l.objects >= 1, "{size}/{align}");
             assert!(l.stride >= size.max(8) && l.stride % l.align == 0);
             assert!(l.order <= MAX_ORDER);
-            // Objects and header fit, and waste is what is left.
-            assert_eq!(l.off_slab, size >= OFF_SLAB_MIN);
-            assert!(l.off_slab || l.first_offset >= HEADER);
-            assert_eq!(
-                l.first_offset + l.objects * l.stride + l.waste,
-                l.slab_bytes()
-            );
+            // Objects fit from the slab's first byte, and waste is what is left.
+            assert!(l.objects <= MAX_OBJECTS);
+            assert_eq!(l.offset_of(0), 0);
+            assert_eq!(l.objects * l.stride + l.waste, l.slab_bytes());
             for i in [0, l.objects - 1] {
                 let off = l.offset_of(i);
                 assert_eq!(off % align, 0, "object {i} of {size}/{align} misaligned");
@@ -64,25 +60,38 @@ fn every_size_and_alignment_is_sound() {
 fn waste_is_bounded_like_slub() {
     // Within 1/4 of the slab for every size up to a page with natural alignment.
     for size in 8..=PAGE {
-        let l = Layout::new(size, 8, SlotKind::Plain, HEADER, PAGE).unwrap();
+        let l = Layout::new(size, 8, SlotKind::Plain, PAGE).unwrap();
         assert!(l.waste * 4 <= l.slab_bytes(), "size {size}: {l:?}");
     }
-    // Large objects lose nothing to the header: 8 objects of 4096 bytes per order-3 slab.
-    let big = Layout::new(4096, 8, SlotKind::Plain, HEADER, PAGE).unwrap();
-    assert!(big.off_slab && big.first_offset == 0);
-    assert_eq!(big.objects << 12, big.slab_bytes());
-    // Debug slots keep the header in the slab.
-    assert!(!Layout::new(4096, 8, SlotKind::Debug, HEADER, PAGE).unwrap().off_slab);
+    // The header is not in the slab: power-of-two objects fill it whole, as in SLUB (256
+    // 16-byte objects a page, not 252 beside a 64-byte header; 8 of 4096 bytes an order-3 slab).
+    for size in [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192] {
+        let l = Layout::new(size, 8, SlotKind::Plain, PAGE).unwrap();
+        assert_eq!((l.waste, l.objects * size), (0, l.slab_bytes()), "size {size}");
+    }
     // Small objects stay in order-0 slabs.
-    assert_eq!(Layout::new(64, 8, SlotKind::Plain, HEADER, PAGE).unwrap().order, 0);
-    assert_eq!(Layout::new(64, 8, SlotKind::Plain, HEADER, PAGE).unwrap().objects, 63);
+    assert_eq!(Layout::new(16, 8, SlotKind::Plain, PAGE).unwrap().order, 0);
+    assert_eq!(Layout::new(64, 8, SlotKind::Plain, PAGE).unwrap().objects, 64);
+}
+
+#[test]
+fn no_slab_holds_more_objects_than_its_header_counts() {
+    // 64 KiB pages (arm64, powerpc) and 8-byte objects: 8192 a page; no order goes past
+    // MAX_OBJECTS, whose count is 16 bits in the header.
+    for page in [4096, 16384, 65536] {
+        for size in [8, 16, 24] {
+            let l = Layout::new(size, 8, SlotKind::Plain, page).unwrap();
+            assert!(l.objects <= MAX_OBJECTS, "{size} on {page}: {l:?}");
+        }
+    }
 }
 
 #[test]
 fn index_of_rejects_interior_and_out_of_range_offsets() {
-    let l = Layout::new(100, 8, SlotKind::Plain, HEADER, PAGE).unwrap();
-    assert_eq!(l.index_of(0), None);
-    assert_eq!(l.index_of(l.first_offset + 1), None);
+    let l = Layout::new(100, 8, SlotKind::Plain, PAGE).unwrap();
+    assert_eq!(l.index_of(0), Some(0));
+    assert_eq!(l.index_of(1), None);
+    assert_eq!(l.index_of(l.stride - 8), None);
     assert_eq!(l.index_of(l.offset_of(l.objects)), None);
     assert_eq!(l.index_of(l.offset_of(1)), Some(1));
 }
@@ -91,7 +100,7 @@ fn index_of_rejects_interior_and_out_of_range_offsets() {
 fn debug_slots_hold_link_state_and_red_zones() {
     for size in [1, 8, 24, 100, 4096, MAX_OBJECT_SIZE] {
         for align in [8, 64, 4096] {
-            let l = Layout::new(size, align, SlotKind::Debug, HEADER, PAGE).unwrap();
+            let l = Layout::new(size, align, SlotKind::Debug, PAGE).unwrap();
             assert!(l.obj_offset >= DEBUG_LEAD && l.obj_offset % align == 0);
             assert!(l.obj_offset + size + REDZONE <= l.stride);
             let obj = l.offset_of(l.objects - 1) + l.obj_offset;
@@ -100,7 +109,7 @@ fn debug_slots_hold_link_state_and_red_zones() {
             assert_eq!(l.object_index(l.offset_of(0)), None);
         }
     }
-    let plain = Layout::new(64, 8, SlotKind::Plain, HEADER, PAGE).unwrap();
+    let plain = Layout::new(64, 8, SlotKind::Plain, PAGE).unwrap();
     assert_eq!(plain.obj_offset, 0);
     assert_eq!(plain.object_index(plain.offset_of(2)), Some(2));
 }
@@ -109,7 +118,7 @@ fn debug_slots_hold_link_state_and_red_zones() {
 fn constructor_slots_keep_the_link_out_of_the_object() {
     for size in [1, 8, 24, 100, 255, 256, 4096, MAX_OBJECT_SIZE] {
         for align in [8, 16, 64, 4096] {
-            let l = Layout::new(size, align, SlotKind::LinkOutside, HEADER, PAGE).unwrap();
+            let l = Layout::new(size, align, SlotKind::LinkOutside, PAGE).unwrap();
             // The link is the slot's first word; the object starts after it, aligned, and
             // ends within the slot.
             assert!(l.obj_offset >= LINK_BYTES && l.obj_offset % align == 0);

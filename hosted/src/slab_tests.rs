@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Tests of the slab freelist and lists, on slabs carved from host memory.
+//! Tests of the slab freelist and lists, on slabs carved from host memory. Each host slab keeps
+//! its header beside it, where the kernel keeps it in the slab's first `struct page`.
 
 use crate::layout::{Layout, SlotKind};
 use crate::slab::*;
 use std::alloc::{alloc_zeroed, dealloc, Layout as AllocLayout};
+use std::mem::MaybeUninit;
 
 pub(crate) struct HostSlab {
     pub(crate) base: *mut u8,
+    /// The header's storage: the stand-in for the slab's first `struct page`.
+    pub(crate) header: *mut SlabHeader,
     al: AllocLayout,
 }
 
@@ -17,39 +21,67 @@ impl HostSlab {
         // SAFETY: non-zero size.
         let base = unsafe { alloc_zeroed(al) };
         assert!(!base.is_null());
-        Self { base, al }
+        let header = Box::into_raw(Box::new(MaybeUninit::<SlabHeader>::zeroed())).cast();
+        Self { base, header, al }
+    }
+
+    /// Formats the slab for cache `id`.
+    fn init(&self, l: &Layout, id: u64) -> *mut SlabHeader {
+        // SAFETY: `base` is a fresh slab of `l`, aligned to its size; `header` is ours.
+        unsafe { init_slab(self.base, self.header, l, id) }
+    }
+
+    fn base(&self) -> usize {
+        self.base as usize
     }
 }
 
 impl Drop for HostSlab {
     fn drop(&mut self) {
-        // SAFETY: allocated in `new` with `al`.
-        unsafe { dealloc(self.base, self.al) }
+        // SAFETY: allocated in `new` with `al`; the header came from `Box::into_raw`.
+        unsafe {
+            dealloc(self.base, self.al);
+            drop(Box::from_raw(self.header.cast::<MaybeUninit<SlabHeader>>()));
+        }
     }
+}
+
+/// The header of the slab of `obj` among `slabs`: what the kernel's `Cache::header_of` does
+/// through the `struct page` of `slab_base(obj)`.
+fn header_of(slabs: &[HostSlab], obj: *const u8, l: &Layout) -> *mut SlabHeader {
+    let base = slab_base(obj, l);
+    slabs.iter().find(|m| m.base() == base).expect("object of no slab").header
 }
 
 fn layout(size: usize, align: usize) -> Layout {
-    Layout::new(size, align, SlotKind::Plain, HEADER_BYTES, 4096).unwrap()
+    Layout::new(size, align, SlotKind::Plain, 4096).unwrap()
 }
 
 #[test]
-fn off_slab_header_describes_its_slab() {
+fn header_describes_its_slab_and_leaves_the_page_word_null() {
     let l = layout(4096, 8);
-    assert!(l.off_slab);
     let mem = HostSlab::new(&l);
-    let mut header = std::mem::MaybeUninit::<SlabHeader>::uninit();
-    // SAFETY: fresh slab; the header lives on our stack.
-    let slab = unsafe { &mut *init_slab(mem.base, header.as_mut_ptr(), &l, 3, 0) };
-    assert_eq!(slab.base, mem.base);
+    // SAFETY: freshly formatted, exclusive.
+    let slab = unsafe { &mut *mem.init(&l, 3) };
+    assert_eq!(slab.magic, slab_magic(3));
+    // The word over the `struct page`'s `mapping` is null.
+    // SAFETY: a header is five words.
+    assert_eq!(unsafe { mem.header.cast::<u8>().add(HEADER_NULL_WORD).cast::<usize>().read() }, 0);
+    assert_eq!(std::mem::size_of::<SlabHeader>(), 40);
     let mut n = 0;
     // SAFETY: exclusive.
     while let Some(obj) = unsafe { slab.pop() } {
-        assert_eq!((obj as usize - mem.base as usize) % 4096, 0);
+        assert_eq!((obj as usize - mem.base()) % 4096, 0);
         n += 1;
     }
+    // The slab holds objects only: 8 of 4096 bytes in an order-3 slab.
     assert_eq!(n, 8);
     // SAFETY: exclusive.
-    assert_eq!(unsafe { slab.count_free(&l) }, Ok(0));
+    assert_eq!(unsafe { slab.count_free(mem.base(), &l) }, Ok(0));
+    // SAFETY: on no list, unused from here on.
+    unsafe { clear_header(mem.header) };
+    // SAFETY: the header's storage lives as long as `mem`; reading a field.
+    assert_eq!(unsafe { (*mem.header).magic }, 0);
 }
 
 #[test]
@@ -57,19 +89,11 @@ fn freelist_hands_out_every_object_once() {
     for (size, align) in [(8, 8), (24, 8), (100, 64), (4096, 4096), (3000, 8)] {
         let l = layout(size, align);
         let mem = HostSlab::new(&l);
-        let mut off = std::mem::MaybeUninit::<SlabHeader>::uninit();
-        let header = if l.off_slab {
-            off.as_mut_ptr()
-        } else {
-            mem.base.cast()
-        };
-        // SAFETY: `mem` is a fresh, aligned slab; `header` is its base or our own storage.
-        let slab = unsafe { &mut *init_slab(mem.base, header, &l, 7, 1) };
-        assert_eq!(slab.magic, SLAB_MAGIC ^ 7);
-        if !l.off_slab {
-            let last = mem.base.wrapping_add(l.offset_of(l.objects - 1));
-            assert_eq!(slab_of(last, &l), slab as *mut _);
-        }
+        // SAFETY: freshly formatted, exclusive.
+        let slab = unsafe { &mut *mem.init(&l, 7) };
+        assert_eq!(slab.magic, slab_magic(7));
+        let last = mem.base.wrapping_add(l.offset_of(l.objects - 1));
+        assert_eq!(slab_base(last, &l), mem.base());
         let mut seen = std::collections::BTreeSet::new();
         // SAFETY: exclusive host slab.
         while let Some(obj) = unsafe { slab.pop() } {
@@ -86,7 +110,7 @@ fn freelist_hands_out_every_object_once() {
         }
         assert_eq!(slab.inuse, 0);
         // SAFETY: exclusive host slab.
-        assert_eq!(unsafe { slab.count_free(&l) }, Ok(l.objects));
+        assert_eq!(unsafe { slab.count_free(mem.base(), &l) }, Ok(l.objects));
     }
 }
 
@@ -94,8 +118,8 @@ fn freelist_hands_out_every_object_once() {
 fn count_free_detects_corruption() {
     let l = layout(64, 8);
     let mem = HostSlab::new(&l);
-    // SAFETY: fresh slab.
-    let slab = unsafe { &mut *init_slab(mem.base, mem.base.cast(), &l, 1, 0) };
+    // SAFETY: freshly formatted, exclusive.
+    let slab = unsafe { &mut *mem.init(&l, 1) };
     // Point the second free object's link into the middle of an object.
     let second = mem.base.wrapping_add(l.offset_of(1));
     // SAFETY: the object lies inside the host slab.
@@ -105,7 +129,7 @@ fn count_free_detects_corruption() {
             .write(mem.base.wrapping_add(l.offset_of(5) + 3))
     };
     // SAFETY: exclusive host slab.
-    assert!(unsafe { slab.count_free(&l) }.is_err());
+    assert!(unsafe { slab.count_free(mem.base(), &l) }.is_err());
     // A loop is caught too.
     // SAFETY: as above.
     unsafe {
@@ -114,18 +138,14 @@ fn count_free_detects_corruption() {
             .write(mem.base.wrapping_add(l.offset_of(0)))
     };
     // SAFETY: exclusive host slab.
-    assert!(unsafe { slab.count_free(&l) }.is_err());
+    assert!(unsafe { slab.count_free(mem.base(), &l) }.is_err());
 }
 
 #[test]
 fn lists_link_and_unlink() {
     let l = layout(64, 8);
     let mems: Vec<_> = (0..5).map(|_| HostSlab::new(&l)).collect();
-    // SAFETY: fresh slabs.
-    let slabs: Vec<_> = mems
-        .iter()
-        .map(|m| unsafe { init_slab(m.base, m.base.cast(), &l, 1, 0) })
-        .collect();
+    let slabs: Vec<_> = mems.iter().map(|m| m.init(&l, 1)).collect();
     let mut partial = SlabList::new(ListKind::Partial);
     let mut free = SlabList::new(ListKind::Free);
     for &s in &slabs {
@@ -167,7 +187,7 @@ fn random_sequences_match_a_model() {
     let mut free = SlabList::new(ListKind::Free);
     for m in &mems {
         // SAFETY: fresh slabs, on no list.
-        unsafe { free.push_front(init_slab(m.base, m.base.cast(), &l, 9, 0)) };
+        unsafe { free.push_front(m.init(&l, 9)) };
     }
     let place = |s: *mut SlabHeader, p: &mut SlabList, f: &mut SlabList, e: &mut SlabList| {
         // SAFETY: `s` is one of the test's slabs, on the list its tag names.
@@ -208,13 +228,13 @@ fn random_sequences_match_a_model() {
             // SAFETY: `s` is on a list; exclusive host slabs.
             let obj = unsafe { (*s).pop() }.unwrap();
             assert!(model.insert(obj as usize), "object handed out twice");
-            assert_eq!(slab_of(obj, &l), s);
+            assert_eq!(header_of(&mems, obj, &l), s);
             place(s, &mut partial, &mut full, &mut free);
         } else if !model.is_empty() {
             let k = (rng.next() as usize) % model.len();
             let obj = *model.iter().nth(k).unwrap();
             model.remove(&obj);
-            let s = slab_of(obj as *mut u8, &l);
+            let s = header_of(&mems, obj as *const u8, &l);
             // SAFETY: `obj` is allocated from `s`.
             unsafe { (*s).push(obj as *mut u8) };
             place(s, &mut partial, &mut full, &mut free);
@@ -225,12 +245,13 @@ fn random_sequences_match_a_model() {
         for list in [&partial, &full, &free] {
             list.for_each(8, |s| {
                 // SAFETY: on a list; exclusive host slabs.
-                let s = unsafe { &*s };
-                inuse += s.inuse as usize;
+                let h = unsafe { &*s };
+                inuse += h.inuse as usize;
+                let base = mems.iter().find(|m| m.header == s).unwrap().base();
                 // SAFETY: as above.
                 assert_eq!(
-                    unsafe { s.count_free(&l) },
-                    Ok(l.objects - s.inuse as usize)
+                    unsafe { h.count_free(base, &l) },
+                    Ok(l.objects - h.inuse as usize)
                 );
             });
         }
@@ -247,8 +268,8 @@ fn walking_in_pieces_visits_every_slab_once() {
     let mut list = SlabList::new(ListKind::Partial);
     let mut slabs = vec![];
     for m in &mems {
+        let s = m.init(&l, 1);
         // SAFETY: a fresh slab, then put on no other list.
-        let s = unsafe { init_slab(m.base, m.base.cast(), &l, 1, 0) };
         unsafe { list.push_front(s) };
         slabs.insert(0, s);
     }

@@ -102,58 +102,6 @@ impl<T> KmemCache<T> {
     }
 }
 
-impl<T> KmemCache<T> {
-    /// A copyable handle for raw, uninitialised allocations (off-slab slab headers).
-    pub(crate) fn raw(&self) -> RawKmem<T> {
-        RawKmem {
-            ptr: self.ptr,
-            _t: PhantomData,
-        }
-    }
-}
-
-/// A raw handle to a [`KmemCache<T>`].
-///
-/// # Invariants
-///
-/// The cache outlives every handle (its owner, `Meta`, outlives the caches that hold one).
-pub(crate) struct RawKmem<T> {
-    ptr: NonNull<bindings::kmem_cache>,
-    _t: PhantomData<T>,
-}
-
-impl<T> Clone for RawKmem<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<T> Copy for RawKmem<T> {}
-
-// SAFETY: a `kmem_cache` may be used from any thread.
-unsafe impl<T> Send for RawKmem<T> {}
-// SAFETY: every operation on a `kmem_cache` may run concurrently on any threads.
-unsafe impl<T> Sync for RawKmem<T> {}
-
-impl<T> RawKmem<T> {
-    /// Uninitialised memory for a `T`, on node `nid`, or `None`.
-    pub(crate) fn alloc(self, gfp: u32, nid: u32) -> Option<NonNull<T>> {
-        // SAFETY: the cache is live (invariant).
-        let p =
-            unsafe { bindings::kmem_cache_alloc_node_noprof(self.ptr.as_ptr(), gfp, nid as i32) };
-        NonNull::new(p.cast())
-    }
-
-    /// Frees memory from [`Self::alloc`].
-    ///
-    /// # Safety
-    ///
-    /// `p` must come from `alloc` of this handle's cache and not be used afterwards.
-    pub(crate) unsafe fn free(self, p: NonNull<T>) {
-        // SAFETY: per the contract.
-        unsafe { bindings::kmem_cache_free(self.ptr.as_ptr(), p.as_ptr().cast()) };
-    }
-}
-
 impl<T> Drop for KmemCache<T> {
     fn drop(&mut self) {
         // SAFETY: the cache is live; every `KmemBox` of it has been dropped by now (the module

@@ -182,29 +182,57 @@ fn virt_to_page(addr: usize) -> *mut bindings::page {
     arch::virt_to_page(addr)
 }
 
-/// Stores `value` in the `private` field of the first page of the slab at `base`: where an
-/// off-slab header is found from an object's address.
+/// The fields of a `struct page` its owner may use, the page-cache member of its first union:
+/// `lru` (two words), `mapping`, `__folio_index` and `private`. A slab's metadata lives in those
+/// of its first page, as SLUB's `struct slab` overlays `struct page`: no memory of its own.
+type OwnerWords = bindings::page__bindgen_ty_1__bindgen_ty_1;
+
+/// Bytes of a slab's metadata in its first `struct page` (five words on 64-bit).
+pub(crate) const SLAB_META_BYTES: usize = core::mem::size_of::<OwnerWords>();
+
+/// Offset of `mapping` among them. Page walkers (compaction, memory offline, `/proc/kpageflags`,
+/// `dump_page()`) read it from any page, and the page allocator refuses to free a page whose
+/// `mapping` is not null ("non-NULL mapping"): slab metadata keeps it null.
+pub(crate) const SLAB_META_MAPPING: usize = core::mem::offset_of!(OwnerWords, mapping);
+
+/// Where the metadata of the slab at `base` lives: the owner's fields of its first
+/// `struct page`, [`SLAB_META_BYTES`] bytes aligned to a word. Nothing else uses them while the
+/// slab is ours; bit 0 of the first word marks a tail page (`PageTail()`), so it must stay clear.
 ///
 /// # Safety
 ///
-/// `base` must be a live block from [`alloc_slab`]: its pages are ours, and `private` of a
-/// page is its owner's to use (`set_page_private()`).
-pub(crate) unsafe fn set_slab_private(base: NonNull<u8>, value: usize) {
-    let page = virt_to_page(base.as_ptr() as usize);
-    // SAFETY: `page` is the `struct page` of a page we own (contract).
-    unsafe { (&raw mut (*page).__bindgen_anon_1.__bindgen_anon_1.private).write(value) };
+/// `base` must be a live block from [`alloc_slab`]: its pages are ours, and those fields of a
+/// page are its owner's to use (as `lru` and `private` are for any page owner).
+#[inline(always)]
+pub(crate) unsafe fn slab_meta(base: usize) -> *mut u8 {
+    let page = virt_to_page(base);
+    // SAFETY: `page` is the `struct page` of a page we own (contract); only an address is taken.
+    unsafe { (&raw mut (*page).__bindgen_anon_1.__bindgen_anon_1).cast() }
 }
 
-/// The value [`set_slab_private`] stored for the slab at `base` (`page_private()`).
+/// The base of the slab whose metadata [`slab_meta`] put at `meta`: `page_address()` of the page
+/// around it. Pure arithmetic.
+pub(crate) fn slab_meta_base(meta: *const u8) -> usize {
+    let page = meta
+        .wrapping_sub(core::mem::offset_of!(bindings::page, __bindgen_anon_1))
+        .cast_mut()
+        .cast::<bindings::page>();
+    page_address(page) as usize
+}
+
+/// The NUMA node of the slab whose metadata is at `meta` (`page_to_nid()` of its first page).
 ///
 /// # Safety
 ///
-/// As for [`set_slab_private`].
+/// `meta` must be [`slab_meta`] of a live block from [`alloc_slab`].
 #[inline]
-pub(crate) unsafe fn slab_private(base: usize) -> usize {
-    let page = virt_to_page(base);
-    // SAFETY: `page` is the `struct page` of a page we own (contract).
-    unsafe { (&raw const (*page).__bindgen_anon_1.__bindgen_anon_1.private).read() }
+pub(crate) unsafe fn slab_meta_nid(meta: *const u8) -> u32 {
+    let page = meta
+        .wrapping_sub(core::mem::offset_of!(bindings::page, __bindgen_anon_1))
+        .cast_mut()
+        .cast::<bindings::page>();
+    // SAFETY: `page` is the `struct page` of a live block of ours (contract).
+    unsafe { arch::page_nid(page) }
 }
 
 /// The NUMA node of the slab at `base` (`page_to_nid()` of its first page): the node

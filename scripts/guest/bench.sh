@@ -15,13 +15,12 @@ run() { local d=$1; shift; if "$@"; then ok "$d"; else fail "$d"; fi; }
 tctl() { echo "$*" >"$TDBG/control"; }
 slub_pages() { awk '$1 == "rslab_bench_slub" { print $15 * $6 }' /proc/slabinfo; }
 slub_live() { awk '$1 == "rslab_bench_slub" { print $2 * $4 }' /proc/slabinfo; }
-# rslab_fp: pages of the footprint run's rslab cache: slabs * pagesperslab, plus the slabs'
-# headers kept off the slab (slabs * offslab_header bytes, in pages: memory SLUB does not spend,
-# its slab metadata being the struct page), and the objects the run holds live.
+# rslab_fp: pages of the footprint run's rslab cache (slabs * pagesperslab: its slab metadata,
+# like SLUB's, is in the struct page and costs nothing besides), and the objects the run holds
+# live.
 rslab_fp() {
-	local pages live ps
-	ps=$(sed -n 's/^page_size //p' "$DBG/info")
-	pages=$(awk -v ps="${ps:-4096}" '$1 == "rslab_test_fp" { printf "%.1f\n", $13 * $6 + $13 * $15 / ps }' "$DBG/slabinfo")
+	local pages live
+	pages=$(awk '$1 == "rslab_test_fp" { print $13 * $6 }' "$DBG/slabinfo")
 	live=$(sed -n 's/^# footprint rslab cache=rslab_test_fp size=[0-9]* live_objects=\([0-9]*\).*/\1/p' "$TDBG/bench")
 	echo "${pages:-0} ${live:-0}"
 }

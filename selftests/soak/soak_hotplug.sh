@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # make soak, its hotplug test: three phases, one after the other, each under stress the whole
 # time.
-#  - stress: rslab_test's workers on every online CPU, on two caches (64 and 1024 bytes: in-slab
-#    and off-slab headers), a quarter of their objects freed by a thread on another CPU (another
+#  - stress: rslab_test's workers on every online CPU, on two caches (64 and 1024 bytes: order-0
+#    and order-2 slabs), a quarter of their objects freed by a thread on another CPU (another
 #    node where there is one); the sample client's workers too when it is built;
 #  - phase "mem": every movable block of the DIMM node offline (the node emptied), then online
 #    again (refilled), round after round;
