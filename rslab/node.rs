@@ -388,24 +388,27 @@ impl Cache {
     /// surplus empty slabs to the page allocator (outside the lock).
     pub(crate) fn free_to_slabs(&self, objs: &[*mut u8]) {
         let mut surplus = ObjArray::<8>::new();
+        // The node of `objs[k]`, read once per object.
+        let node_of = |k: usize| {
+            objs.get(k).map(|&o| {
+                // SAFETY: every object in a per-CPU array is an allocated object of this cache
+                // (the caller's contract), whose slab stays live while it is out.
+                unsafe { self.slab_node_of(o) }
+            })
+        };
         let mut i = 0;
-        while i < objs.len() {
-            // SAFETY: every object in a per-CPU array is an allocated object of this cache.
-            let nid = unsafe { self.slab_node_of(objs[i]) };
+        let mut next = node_of(0);
+        while let Some(nid) = next {
             let Some(node) = self.node(nid) else { return };
             let mut l = node.lists.lock();
-            while i < objs.len() {
-                // SAFETY: `objs[i]` came from a per-CPU array, so it is an allocated object of
-                // this cache (the caller's contract), whose slab stays live while it is out.
-                if unsafe { self.slab_node_of(objs[i]) } != nid {
-                    break;
-                }
+            while next == Some(nid) {
                 let slab = self.header_of(objs[i]);
                 // SAFETY: the object is allocated from `slab` (it is an allocated object of this
                 // cache, caller's contract), a slab on node `nid`, whose lock we hold. Its slot
                 // starts `obj_offset` bytes before it.
                 unsafe { l.return_slot(slab, objs[i].wrapping_sub(self.layout.obj_offset)) };
                 i += 1;
+                next = node_of(i);
             }
             self.take_surplus(&mut l, MAX_FREE_SLABS, &mut surplus);
         }

@@ -213,11 +213,14 @@ pub(crate) unsafe fn slab_meta(base: usize) -> *mut u8 {
 /// The base of the slab whose metadata [`slab_meta`] put at `meta`: `page_address()` of the page
 /// around it. Pure arithmetic.
 pub(crate) fn slab_meta_base(meta: *const u8) -> usize {
-    let page = meta
-        .wrapping_sub(core::mem::offset_of!(bindings::page, __bindgen_anon_1))
+    page_address(meta_page(meta)) as usize
+}
+
+/// The `struct page` whose owner fields are at `meta` (the inverse of [`slab_meta`]'s address).
+fn meta_page(meta: *const u8) -> *mut bindings::page {
+    meta.wrapping_sub(core::mem::offset_of!(bindings::page, __bindgen_anon_1))
         .cast_mut()
-        .cast::<bindings::page>();
-    page_address(page) as usize
+        .cast()
 }
 
 /// The NUMA node of the slab whose metadata is at `meta` (`page_to_nid()` of its first page).
@@ -227,12 +230,8 @@ pub(crate) fn slab_meta_base(meta: *const u8) -> usize {
 /// `meta` must be [`slab_meta`] of a live block from [`alloc_slab`].
 #[inline]
 pub(crate) unsafe fn slab_meta_nid(meta: *const u8) -> u32 {
-    let page = meta
-        .wrapping_sub(core::mem::offset_of!(bindings::page, __bindgen_anon_1))
-        .cast_mut()
-        .cast::<bindings::page>();
-    // SAFETY: `page` is the `struct page` of a live block of ours (contract).
-    unsafe { arch::page_nid(page) }
+    // SAFETY: this is the `struct page` of a live block of ours (contract).
+    unsafe { arch::page_nid(meta_page(meta)) }
 }
 
 /// The NUMA node of the slab at `base` (`page_to_nid()` of its first page): the node

@@ -133,8 +133,10 @@ ctl_cycle() { ctl create sd$(($1 % 4)) $((8 << ($1 % 10))) && ctl destroy sd$(($
 # debugfs cycle costs two writes parsed and a cache's debugfs directory made and removed by
 # itself; the API's churn makes 50 per write, several times faster.
 CTL_SHARE=${RSLAB_SOAK_CTL:-50}
-case $CTL_SHARE in ''|*[!0-9]*) CTL_SHARE=50 ;; esac
-[ "$CTL_SHARE" -le 100 ] || CTL_SHARE=100
+case $CTL_SHARE in
+''|*[!0-9]*) ktap_exit_fail_msg "RSLAB_SOAK_CTL must be a percentage, not '$CTL_SHARE'" ;;
+esac
+[ "$CTL_SHARE" -le 100 ] || ktap_exit_fail_msg "RSLAB_SOAK_CTL must be at most 100, not $CTL_SHARE"
 CTL_TARGET=$((CREATE_TARGET * CTL_SHARE / 100))
 API_TARGET=$((CREATE_TARGET - CTL_TARGET))
 
